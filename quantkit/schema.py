@@ -1,0 +1,145 @@
+"""The data model every layer agrees on: one trade, and frames of trades and bars.
+
+Times:
+    * A :class:`Trade` carries exchange times as **integer milliseconds since the
+      Unix epoch, UTC** (Binance's default unit).
+    * Frames carry a ``DatetimeIndex`` named ``"time"``, **UTC-aware**,
+      nanosecond resolution. quantkit never returns naive timestamps.
+
+Tick frame columns (:data:`TICK_COLUMNS`, in this order and with these dtypes):
+
+============== ======= ==========================================================
+column         dtype   meaning
+============== ======= ==========================================================
+trade_id       int64   exchange trade id (``t`` for @trade, ``a`` for @aggTrade)
+price          float64 price in quote currency
+qty            float64 quantity in base currency
+quote_qty      float64 price x qty in quote currency (exchange's, else computed)
+is_buyer_maker bool    True when the buyer was the maker, i.e. the taker **sold**
+============== ======= ==========================================================
+
+Several trades routinely share one millisecond (one taker order filling against
+several makers), so the time index is **not unique**: identity is ``trade_id``.
+
+Bar frame columns (:data:`BAR_COLUMNS`): ``open, high, low, close`` (float64,
+quote currency), ``volume`` (base qty), ``quote_volume``, ``vwap``
+(quote_volume / volume), ``trades`` (int64 count), ``taker_buy_volume`` (base
+qty bought by takers). The bar index is the bar **open** time (left-closed,
+left-labelled). Bars with no trades are absent unless a caller asks otherwise.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, NamedTuple
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "BAR_COLUMNS",
+    "BAR_DTYPES",
+    "TICK_COLUMNS",
+    "TICK_DTYPES",
+    "Trade",
+    "empty_bars",
+    "empty_ticks",
+    "ms_to_index",
+    "trades_to_frame",
+]
+
+
+class Trade(NamedTuple):
+    """One trade as parsed from an exchange message.
+
+    Attributes:
+        symbol: upper-case exchange symbol, e.g. ``"BTCUSDT"``.
+        trade_id: exchange trade id (aggregate id for @aggTrade).
+        price: price in quote currency, > 0.
+        qty: quantity in base currency, > 0.
+        quote_qty: price x qty in quote currency.
+        trade_time: trade time ``T``, integer ms since the epoch (UTC).
+        event_time: event time ``E``, integer ms since the epoch (UTC).
+        is_buyer_maker: ``m``; True means the taker sold.
+    """
+
+    symbol: str
+    trade_id: int
+    price: float
+    qty: float
+    quote_qty: float
+    trade_time: int
+    event_time: int
+    is_buyer_maker: bool
+
+
+TICK_COLUMNS: tuple[str, ...] = ("trade_id", "price", "qty", "quote_qty", "is_buyer_maker")
+TICK_DTYPES: dict[str, str] = {
+    "trade_id": "int64",
+    "price": "float64",
+    "qty": "float64",
+    "quote_qty": "float64",
+    "is_buyer_maker": "bool",
+}
+
+BAR_COLUMNS: tuple[str, ...] = (
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "quote_volume",
+    "vwap",
+    "trades",
+    "taker_buy_volume",
+)
+BAR_DTYPES: dict[str, str] = {
+    "open": "float64",
+    "high": "float64",
+    "low": "float64",
+    "close": "float64",
+    "volume": "float64",
+    "quote_volume": "float64",
+    "vwap": "float64",
+    "trades": "int64",
+    "taker_buy_volume": "float64",
+}
+
+
+def ms_to_index(ms: np.ndarray | Iterable[int]) -> pd.DatetimeIndex:
+    """Convert integer epoch milliseconds to a UTC-aware ``DatetimeIndex`` named ``time``."""
+    arr = np.asarray(ms, dtype="int64")
+    return pd.DatetimeIndex(arr.astype("datetime64[ms]").astype("datetime64[ns]"), name="time").tz_localize("UTC")
+
+
+def empty_ticks() -> pd.DataFrame:
+    """An empty tick frame with the right columns, dtypes and index."""
+    idx = pd.DatetimeIndex([], dtype="datetime64[ns, UTC]", name="time")
+    return pd.DataFrame({c: pd.Series([], dtype=TICK_DTYPES[c]) for c in TICK_COLUMNS}, index=idx)
+
+
+def empty_bars() -> pd.DataFrame:
+    """An empty bar frame with the right columns, dtypes and index."""
+    idx = pd.DatetimeIndex([], dtype="datetime64[ns, UTC]", name="time")
+    return pd.DataFrame({c: pd.Series([], dtype=BAR_DTYPES[c]) for c in BAR_COLUMNS}, index=idx)
+
+
+def trades_to_frame(trades: Iterable[Trade]) -> pd.DataFrame:
+    """Build a tick frame (see module docstring) from trades, in the given order.
+
+    The symbol is not a column: a tick frame holds one symbol.
+    """
+    rows = list(trades)
+    if not rows:
+        return empty_ticks()
+    cols = list(zip(*rows))
+    frame = pd.DataFrame(
+        {
+            "trade_id": np.fromiter(cols[1], dtype="int64", count=len(rows)),
+            "price": np.fromiter(cols[2], dtype="float64", count=len(rows)),
+            "qty": np.fromiter(cols[3], dtype="float64", count=len(rows)),
+            "quote_qty": np.fromiter(cols[4], dtype="float64", count=len(rows)),
+            "is_buyer_maker": np.fromiter(cols[7], dtype="bool", count=len(rows)),
+        },
+        index=ms_to_index(np.fromiter(cols[5], dtype="int64", count=len(rows))),
+    )
+    return frame
