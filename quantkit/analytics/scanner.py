@@ -1,0 +1,254 @@
+"""Pair scanner: rank every pair of symbols by Engle-Granger cointegration.
+
+For each unordered pair {A, B} the scanner runs the Engle-Granger test in
+**both** directions (A on B and B on A: the test is not symmetric), keeps the
+direction with the smaller p-value as the pair's orientation (``y`` on ``x``),
+and reports for it:
+
+========== ==================================================================
+column     meaning
+========== ==================================================================
+y, x       the orientation with the smaller EG p-value (y regressed on x)
+pvalue     Engle-Granger p-value (MacKinnon, N=2) of that direction
+stat       its ADF statistic on the residuals; ``crit_5``: 5% EG critical value
+pvalue_rev p-value of the other direction
+beta       hedge ratio (OLS with intercept); ``alpha`` the intercept
+half_life  exact AR(1) half-life of the residual spread, in bars (inf = none)
+hl_approx  the ``-ln2/gamma`` approximation, in bars
+corr       correlation of the legs' bar returns over the window
+beta_cv    std / |mean| of the rolling OLS beta (``stability_window`` bars): lower = steadier
+lags       ADF lags chosen for the residual regression
+n          bars used
+========== ==================================================================
+
+Rows are sorted by ``pvalue`` (then by ``half_life``); ``rank`` starts at 1.
+Log prices are used by default (``log=True``), so beta is an elasticity and
+the scan is unit-free.
+
+The residual ADF regressions use the fast factorisation of ``_adf`` with
+``method="gram"`` (same numbers as statsmodels' ``coint`` to ~1e-9) and by
+default choose lags by AIC up to ``maxlag`` (default 12) instead of
+statsmodels' ``12*(n/100)^(1/4)`` (55 lags for a month of 1m bars), which
+keeps a 21-pair x 43k-bar scan to about a second.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from statsmodels.tsa.adfvalues import mackinnoncrit, mackinnonp
+
+from quantkit.errors import AnalyticsError
+
+from ._adf import adf_core
+from ._rolling import rolling_moments
+from ._validation import check_int, to_log
+from .alignment import price_series
+
+__all__ = ["SCAN_COLUMNS", "load_closes", "scan_pairs"]
+
+logger = logging.getLogger("quantkit.analytics")
+
+SCAN_COLUMNS: tuple[str, ...] = (
+    "rank", "y", "x", "pvalue", "stat", "crit_5", "pvalue_rev", "beta", "alpha",
+    "half_life", "hl_approx", "corr", "beta_cv", "lags", "n",
+)
+
+_SQRTEPS = math.sqrt(np.finfo(np.float64).eps)
+
+
+def _store_symbols(store: Any) -> list[str]:
+    syms = store.symbols()
+    if isinstance(syms, pd.DataFrame):
+        if "symbol" in syms.columns:
+            return [str(s) for s in syms["symbol"].tolist()]
+        return [str(s) for s in syms.index.tolist()]
+    return [str(s) for s in syms]
+
+
+def load_closes(
+    store: Any,
+    symbols: list[str] | tuple[str, ...] | None = None,
+    *,
+    freq: str = "1m",
+    start: Any = None,
+    end: Any = None,
+) -> pd.DataFrame:
+    """Read bar closes of several symbols from a store and inner-join them on time.
+
+    Args:
+        store: an object with ``symbols()`` and ``bars(symbol, freq, start, end)``
+            (e.g. :class:`quantkit.store.TickStore`).
+        symbols: which symbols (default: all the store lists).
+        freq: bar size, e.g. ``"1m"``, ``"5m"``.
+        start, end: the window (as the store accepts them; None = all).
+
+    Returns:
+        DataFrame, one column of closes per symbol, rows where every symbol has a
+        non-empty bar (empty bars follow :func:`~quantkit.analytics.alignment.price_series`).
+    """
+    names = list(symbols) if symbols is not None else _store_symbols(store)
+    if len(names) < 2:
+        raise AnalyticsError(f"need at least 2 symbols, got {names}")
+    cols = {}
+    for sym in names:
+        bars = store.bars(sym, freq, start, end)
+        if bars is None or len(bars) == 0:
+            raise AnalyticsError(f"{sym}: no bars in the chosen window ({start} .. {end}, {freq})")
+        cols[sym] = price_series(bars, sym)
+    return pd.concat(cols, axis=1, join="inner").sort_index()
+
+
+def _eg(ya: np.ndarray, xa: np.ndarray, trend: str, lags: int | None, autolag: str | None,
+        maxlag: int | None, method: Literal["qr", "gram"]) -> tuple[float, float, float, float, np.ndarray, int]:
+    xm, ym = xa.mean(), ya.mean()
+    xc, yc = xa - xm, ya - ym
+    beta = float(xc @ yc) / float(xc @ xc)
+    alpha = float(ym - beta * xm)
+    resid = yc - beta * xc
+    r2 = 1.0 - float(resid @ resid) / float(yc @ yc)
+    if not r2 < 1.0 - 100.0 * _SQRTEPS:
+        return -math.inf, 0.0, alpha, beta, resid, 0
+    if lags is not None:
+        core = adf_core(resid, maxlag=lags, regression="n", autolag=None, method=method)
+    else:
+        core = adf_core(resid, maxlag=maxlag, regression="n", autolag=autolag, method=method)  # type: ignore[arg-type]
+    p = float(mackinnonp(core.stat, regression=trend, N=2))
+    return core.stat, p, alpha, beta, resid, core.usedlag
+
+
+def scan_pairs(
+    source: Any,
+    symbols: list[str] | tuple[str, ...] | None = None,
+    *,
+    freq: str = "1m",
+    start: Any = None,
+    end: Any = None,
+    log: bool = True,
+    lags: int | None = None,
+    autolag: Literal["AIC", "BIC"] | None = "AIC",
+    maxlag: int | None = 12,
+    stability_window: int | None = None,
+    min_obs: int = 100,
+    method: Literal["qr", "gram"] = "gram",
+) -> pd.DataFrame:
+    """Rank every pair among ``symbols`` by Engle-Granger p-value (see the module docstring).
+
+    Args:
+        source: a DataFrame of aligned prices (one column per symbol, time index),
+            or a store with ``symbols()`` and ``bars(symbol, freq, start, end)``.
+        symbols: the symbols to pair (default: every column / every stored symbol).
+        freq: bar size when reading from a store (``"1m"``, ``"5m"``, ...).
+        start, end: window (store: passed to ``bars``; DataFrame: label slice).
+        log: use log prices (default True).
+        lags: fixed ADF lag count on the residuals (overrides autolag).
+        autolag: "AIC" (default), "BIC" or None (use maxlag).
+        maxlag: largest ADF lag tried (default 12; None = statsmodels' default, slower).
+        stability_window: rolling window for ``beta_cv`` (default ``max(30, n // 20)`` bars).
+        min_obs: minimum aligned bars (default 100).
+        method: "gram" (default, fast) or "qr" factorisation in the ADF regressions.
+
+    Returns:
+        DataFrame with :data:`SCAN_COLUMNS`, best pair first; ``attrs`` records the
+        window, bar size and settings.
+
+    Raises:
+        AnalyticsError: fewer than 2 symbols, too few aligned bars, constant or
+            non-positive prices (with log), unknown symbols.
+    """
+    if isinstance(source, pd.DataFrame):
+        frame = source if symbols is None else source.loc[:, [s for s in symbols if s in source.columns]]
+        if symbols is not None:
+            missing = [s for s in symbols if s not in source.columns]
+            if missing:
+                raise AnalyticsError(f"symbols not in the price frame: {missing}")
+        if start is not None or end is not None:
+            frame = frame.loc[start:end]
+        frame = frame.dropna()
+    elif hasattr(source, "bars") and hasattr(source, "symbols"):
+        frame = load_closes(source, symbols, freq=freq, start=start, end=end)
+    else:
+        raise AnalyticsError("scan_pairs: source must be a price DataFrame or a store with symbols() and bars()")
+    names = [str(c) for c in frame.columns]
+    if len(names) < 2:
+        raise AnalyticsError(f"scan_pairs: need at least 2 symbols, got {names}")
+    n = len(frame)
+    min_obs = check_int(min_obs, "min_obs", minimum=20)
+    if n < min_obs:
+        raise AnalyticsError(f"scan_pairs: only {n} aligned bars (need at least {min_obs})")
+    if lags is not None:
+        lags = check_int(lags, "lags", minimum=0)
+    if autolag is not None and str(autolag).lower() not in ("aic", "bic"):
+        raise AnalyticsError(f"autolag={autolag!r}: expected 'AIC', 'BIC' or None")
+    al = str(autolag).lower() if autolag is not None else None
+    if maxlag is not None:
+        maxlag = min(check_int(maxlag, "maxlag", minimum=0), n // 2 - 2)
+    if lags is not None and lags > n // 2 - 2:
+        raise AnalyticsError(f"lags={lags}: too many for {n} bars")
+    sw = stability_window if stability_window is not None else max(30, n // 20)
+    sw = check_int(sw, "stability_window", minimum=3)
+    if sw > n:
+        raise AnalyticsError(f"stability_window={sw}: longer than the data ({n} bars)")
+    data: dict[str, np.ndarray] = {}
+    rets: dict[str, np.ndarray] = {}
+    for c in names:
+        arr = frame[c].to_numpy(dtype=np.float64)
+        if not np.all(np.isfinite(arr)):
+            raise AnalyticsError(f"{c}: non-finite prices")
+        if log:
+            arr = to_log(arr, c)
+        if arr.max() - arr.min() <= 1e-14 * max(abs(arr.max()), 1e-300):
+            raise AnalyticsError(f"{c}: prices are constant over the window")
+        data[c] = arr
+        lp = arr if log else to_log(arr, c)
+        rets[c] = np.diff(lp)
+    crit5 = float(mackinnoncrit(N=2, regression="c", nobs=n - 1)[1])
+    rows = []
+    for a, b in itertools.combinations(names, 2):
+        res_ab = _eg(data[a], data[b], "c", lags, al, maxlag, method)
+        res_ba = _eg(data[b], data[a], "c", lags, al, maxlag, method)
+        if res_ba[1] < res_ab[1]:
+            (ysym, xsym), best, other = (b, a), res_ba, res_ab
+        else:
+            (ysym, xsym), best, other = (a, b), res_ab, res_ba
+        stat, p, alpha, beta, resid, used = best
+        # half-life of the residual spread: AR(1) of resid
+        lag_r = resid[:-1]
+        cur = resid[1:]
+        lc = lag_r - lag_r.mean()
+        sxx = float(lc @ lc)
+        gamma = (float(lc @ (cur - cur.mean())) / sxx - 1.0) if sxx > 0 else math.nan
+        if not gamma < 0:
+            hl = hla = math.inf
+        else:
+            hla = -math.log(2.0) / gamma
+            hl = -math.log(2.0) / math.log1p(gamma) if gamma > -1 else math.nan
+        ry, rx = rets[ysym], rets[xsym]
+        ryc, rxc = ry - ry.mean(), rx - rx.mean()
+        den = math.sqrt(float(ryc @ ryc) * float(rxc @ rxc))
+        corr = float(ryc @ rxc) / den if den > 0 else math.nan
+        m = rolling_moments(data[xsym], sw, data[ysym])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rb = m.c_xy / m.m2_x
+        rb = rb[np.isfinite(rb) & (m.m2_x > 1e-12 * m.raw_xx)]
+        mean_b = float(rb.mean()) if len(rb) else math.nan
+        beta_cv = float(rb.std()) / abs(mean_b) if len(rb) and mean_b != 0 else math.nan
+        rows.append({
+            "y": ysym, "x": xsym, "pvalue": p, "stat": stat, "crit_5": crit5, "pvalue_rev": other[1],
+            "beta": beta, "alpha": alpha, "half_life": hl, "hl_approx": hla, "corr": corr,
+            "beta_cv": beta_cv, "lags": int(used), "n": n,
+        })
+    out = pd.DataFrame(rows).sort_values(["pvalue", "half_life"], kind="stable").reset_index(drop=True)
+    out.insert(0, "rank", np.arange(1, len(out) + 1))
+    out = out.loc[:, list(SCAN_COLUMNS)]
+    out.attrs.update({
+        "freq": freq, "start": str(frame.index[0]), "end": str(frame.index[-1]), "log": log,
+        "autolag": autolag, "maxlag": maxlag, "lags": lags, "stability_window": sw, "symbols": names,
+    })
+    logger.debug("scanned %d pairs over %d bars", len(out), n)
+    return out

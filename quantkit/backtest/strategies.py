@@ -1,0 +1,310 @@
+"""Strategies: from an indicator (a z-score) to a target position in spread units.
+
+A strategy never sees prices. The engine (:mod:`quantkit.backtest.engine`) builds
+the spread from the hedge ratio, turns it into an indicator ``z`` and asks the
+strategy for the signal ``s_t`` (spread units wanted after bar ``t``'s close,
+positive = long the spread = long the first leg). All strategies are vectorised
+over numpy arrays.
+
+Indicators:
+
+* :class:`ZScoreBand`, :class:`LinearReversion`: ``z_t = (spread_t - m_t) / sd_t``
+  with ``m``, ``sd`` the mean and population standard deviation (``ddof=0``) of the
+  spread over the last ``window`` bars *including* bar ``t``; with ``window=None`` the
+  mean and standard deviation of the training part (static, see
+  :class:`~quantkit.backtest.hedging.Hedge`).
+* :class:`BollingerBands`: the same rolling z-score; the bands ``m +/- k sd`` are
+  kept for plotting. A Bollinger strategy *is* a rolling z-score band strategy.
+* :class:`KalmanSignal`: ``z_t = e_t / sqrt(q_t)`` with ``e`` the Kalman filter's
+  forecast error and ``q`` its variance (E. Chan, *Algorithmic Trading*, 2013, ex. 3.3).
+
+Band rules (one state machine per side; the two sides never hold at once):
+
+* long when ``z < -entry``; a long exits when ``z >= -exit``;
+* short when ``z > entry``; a short exits when ``z <= exit``;
+* ``stop``: a long is closed when ``z < -stop`` (a short when ``z > stop``). After
+  a stop the side stays flat until ``z`` reaches its exit zone again (re-armed).
+* ``max_hold``: a position is closed after ``max_hold`` bars of signal; the side
+  then stays flat until ``z`` reaches its exit zone (or a stop) again.
+* bars where ``z`` is NaN (warm-up, zero deviation) change nothing.
+
+``-entry < exit <= entry`` is required (``exit == entry`` reproduces Chan's
+Kalman example; ``exit < 0`` exits only after crossing the mean).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any, Union
+
+import numpy as np
+
+from quantkit.errors import BacktestError
+
+__all__ = [
+    "BollingerBands",
+    "KalmanSignal",
+    "LinearReversion",
+    "Strategy",
+    "ZScoreBand",
+    "band_positions",
+]
+
+
+def _check_number(owner: str, name: str, value: Any, *, minimum: float | None = None, strict: bool = True) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not math.isfinite(value):
+        raise BacktestError(f"{owner}.{name}={value!r}: expected a finite number")
+    if minimum is not None and (value <= minimum if strict else value < minimum):
+        op = ">" if strict else ">="
+        raise BacktestError(f"{owner}.{name}={value!r}: must be {op} {minimum}")
+
+
+def _check_window(owner: str, window: Any, *, allow_none: bool) -> None:
+    if window is None and allow_none:
+        return
+    if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 2:
+        raise BacktestError(f"{owner}.window={window!r}: expected an integer >= 2" + (" or None" if allow_none else ""))
+
+
+def _check_band(owner: str, entry: float, exit: float, stop: float | None, max_hold: int | None) -> None:
+    _check_number(owner, "entry", entry, minimum=0.0)
+    _check_number(owner, "exit", exit)
+    if exit > entry:
+        raise BacktestError(f"{owner}: exit={exit!r} is above entry={entry!r}; expected -entry < exit <= entry")
+    if exit <= -entry:
+        raise BacktestError(f"{owner}: exit={exit!r} must be > -entry={-entry!r}")
+    if stop is not None:
+        _check_number(owner, "stop", stop)
+        if stop <= entry:
+            raise BacktestError(f"{owner}: stop={stop!r} must be above entry={entry!r}")
+    if max_hold is not None and (isinstance(max_hold, bool) or not isinstance(max_hold, (int, np.integer)) or max_hold < 1):
+        raise BacktestError(f"{owner}.max_hold={max_hold!r}: expected an integer >= 1 (bars) or None")
+
+
+def _ffill_codes(codes: np.ndarray, init: int) -> np.ndarray:
+    """Forward-fill an int8 event array where -1 means "no event"; ``init`` before the first event."""
+    n = codes.shape[0]
+    itype = np.int32 if n < 2**31 - 1 else np.int64
+    idx = np.where(codes >= 0, np.arange(n, dtype=itype), itype(-1))
+    np.maximum.accumulate(idx, out=idx)
+    out = codes[idx]
+    out[idx < 0] = init
+    return out
+
+
+def _one_side(
+    z: np.ndarray, entry: float, exit: float, stop: float | None, max_hold: int | None, *, long: bool
+) -> np.ndarray:
+    """One side's state (0/1, int8). Long: enter when z < -entry, exit when z >= -exit, stop when z < -stop;
+    short: the mirror image (z > entry, z <= exit, z > stop)."""
+    n = z.shape[0]
+    with np.errstate(invalid="ignore"):  # NaN compares False: no event
+        if long:
+            ex = z >= -exit
+            st = (z < -stop) if stop is not None else None
+            en = z < -entry
+        else:
+            ex = z <= exit
+            st = (z > stop) if stop is not None else None
+            en = z > entry
+    pos_codes = np.full(n, -1, dtype=np.int8)
+    if st is not None:
+        en &= ~st
+        # armed: 1 after an exit-zone bar (and at the start), 0 after a stop
+        arm_codes = np.full(n, -1, dtype=np.int8)
+        arm_codes[ex] = 1
+        arm_codes[st] = 0
+        armed = _ffill_codes(arm_codes, 1)
+        pos_codes[en] = armed[en]
+        pos_codes[ex | st] = 0
+    else:
+        pos_codes[en] = 1
+        pos_codes[ex] = 0
+    pos = _ffill_codes(pos_codes, 0)
+    if max_hold is not None:
+        # bars since the run of 1s started (1 on its first bar); cut each run after max_hold bars
+        c = np.cumsum(pos, dtype=np.int64)
+        base = np.where(pos == 0, c, 0)
+        np.maximum.accumulate(base, out=base)
+        pos[(c - base) > max_hold] = 0
+    return pos
+
+
+def band_positions(
+    z: np.ndarray,
+    entry: float,
+    exit: float,
+    stop: float | None = None,
+    max_hold: int | None = None,
+) -> np.ndarray:
+    """Vectorised z-score band state machine (rules in the module docstring).
+
+    Args:
+        z: indicator, float array (NaN = no information at that bar).
+        entry: enter when ``|z| > entry``.
+        exit: a long exits when ``z >= -exit``, a short when ``z <= exit``.
+        stop: close when ``|z|`` goes beyond ``stop`` on the losing side; ``None`` disables.
+        max_hold: close after this many bars; ``None`` disables.
+
+    Returns:
+        int8 array of -1 (short spread), 0, +1 (long spread), one per bar.
+    """
+    _check_band("band_positions", entry, exit, stop, max_hold)
+    z = np.asarray(z, dtype=np.float64)
+    long = _one_side(z, entry, exit, stop, max_hold, long=True)
+    short = _one_side(z, entry, exit, stop, max_hold, long=False)
+    long -= short
+    return long
+
+
+@dataclass(frozen=True)
+class ZScoreBand:
+    """Enter beyond ``entry`` standard deviations, exit at ``exit``.
+
+    Attributes:
+        entry: entry threshold in z units (> 0, default 2.0).
+        exit: exit threshold in z units (``-entry < exit <= entry``, default 0.0).
+        window: z-score window in bars (>= 2), or ``None`` for the static in-sample
+            mean and deviation of the training part. Default 60.
+        stop: stop-loss threshold in z units (> entry) or ``None`` (default).
+        max_hold: maximum holding time in bars or ``None`` (default).
+    """
+
+    entry: float = 2.0
+    exit: float = 0.0
+    window: int | None = 60
+    stop: float | None = None
+    max_hold: int | None = None
+
+    kind = "zscore"
+
+    def __post_init__(self) -> None:
+        _check_band("ZScoreBand", self.entry, self.exit, self.stop, self.max_hold)
+        _check_window("ZScoreBand", self.window, allow_none=True)
+
+    def positions(self, z: np.ndarray) -> np.ndarray:
+        """Target spread units (-1, 0, +1) per bar, float64."""
+        return band_positions(z, self.entry, self.exit, self.stop, self.max_hold).astype(np.float64)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Parameters with the strategy name."""
+        return {"strategy": "zscore_band", **asdict(self)}
+
+
+@dataclass(frozen=True)
+class LinearReversion:
+    """Position proportional to minus the z-score: ``s_t = clip(-z_t / scale, -max_units, max_units)``.
+
+    Attributes:
+        window: z-score window in bars (>= 2) or ``None`` for the static training statistics. Default 60.
+        scale: z units per spread unit (> 0, default 1.0).
+        max_units: cap of ``|s|`` in spread units, or ``None`` (default) for no cap.
+    """
+
+    window: int | None = 60
+    scale: float = 1.0
+    max_units: float | None = None
+
+    kind = "zscore"
+
+    def __post_init__(self) -> None:
+        _check_window("LinearReversion", self.window, allow_none=True)
+        _check_number("LinearReversion", "scale", self.scale, minimum=0.0)
+        if self.max_units is not None:
+            _check_number("LinearReversion", "max_units", self.max_units, minimum=0.0)
+
+    def positions(self, z: np.ndarray) -> np.ndarray:
+        """Target spread units per bar (0 where z is NaN), float64."""
+        s = -np.asarray(z, dtype=np.float64) / self.scale
+        if self.max_units is not None:
+            np.clip(s, -self.max_units, self.max_units, out=s)
+        s[~np.isfinite(s)] = 0.0
+        return s
+
+    def to_dict(self) -> dict[str, Any]:
+        """Parameters with the strategy name."""
+        return {"strategy": "linear", **asdict(self)}
+
+
+@dataclass(frozen=True)
+class BollingerBands:
+    """Bollinger bands on the spread: enter outside ``mean +/- k_entry sd``, exit at ``mean +/- k_exit sd``.
+
+    Attributes:
+        window: rolling window in bars for the mean and the deviation (``ddof=0``), default 20.
+        k_entry: band width for entries in standard deviations (> 0, default 2.0).
+        k_exit: band width for exits (``-k_entry < k_exit <= k_entry``, default 0.0 = the moving average).
+        stop: optional stop in standard deviations (> k_entry).
+        max_hold: optional maximum holding time in bars.
+    """
+
+    window: int = 20
+    k_entry: float = 2.0
+    k_exit: float = 0.0
+    stop: float | None = None
+    max_hold: int | None = None
+
+    kind = "zscore"
+
+    def __post_init__(self) -> None:
+        _check_window("BollingerBands", self.window, allow_none=False)
+        _check_band("BollingerBands", self.k_entry, self.k_exit, self.stop, self.max_hold)
+
+    def positions(self, z: np.ndarray) -> np.ndarray:
+        """Target spread units (-1, 0, +1) per bar, float64."""
+        return band_positions(z, self.k_entry, self.k_exit, self.stop, self.max_hold).astype(np.float64)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Parameters with the strategy name."""
+        return {"strategy": "bollinger", **asdict(self)}
+
+
+@dataclass(frozen=True)
+class KalmanSignal:
+    """Trade the Kalman filter's forecast error against its standard deviation (z = e / sqrt(q)).
+
+    The hedge ratio is the filter's own (the backtest forces ``Hedge("kalman")``
+    with these ``delta``/``ve``).
+
+    Attributes:
+        entry: entry threshold in forecast standard deviations (default 1.0).
+        exit: exit threshold (default 0.0; Chan's example uses ``exit = entry = 1``).
+        delta: state noise of the filter (default 1e-4, Chan's value).
+        ve: measurement noise variance of the filter (default 1e-3, Chan's value).
+        warmup: bars at the start ignored while the filter converges (default 0).
+        stop: optional stop threshold (> entry).
+        max_hold: optional maximum holding time in bars.
+    """
+
+    entry: float = 1.0
+    exit: float = 0.0
+    delta: float = 1e-4
+    ve: float = 1e-3
+    warmup: int = 0
+    stop: float | None = None
+    max_hold: int | None = None
+
+    kind = "kalman"
+    window = None
+
+    def __post_init__(self) -> None:
+        _check_band("KalmanSignal", self.entry, self.exit, self.stop, self.max_hold)
+        _check_number("KalmanSignal", "delta", self.delta, minimum=0.0)
+        _check_number("KalmanSignal", "ve", self.ve, minimum=0.0)
+        if self.delta >= 1:
+            raise BacktestError(f"KalmanSignal.delta={self.delta!r}: expected 0 < delta < 1")
+        if isinstance(self.warmup, bool) or not isinstance(self.warmup, (int, np.integer)) or self.warmup < 0:
+            raise BacktestError(f"KalmanSignal.warmup={self.warmup!r}: expected an integer >= 0 (bars)")
+
+    def positions(self, z: np.ndarray) -> np.ndarray:
+        """Target spread units (-1, 0, +1) per bar, float64."""
+        return band_positions(z, self.entry, self.exit, self.stop, self.max_hold).astype(np.float64)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Parameters with the strategy name."""
+        return {"strategy": "kalman", **asdict(self)}
+
+
+#: Any strategy the engine accepts.
+Strategy = Union[ZScoreBand, LinearReversion, BollingerBands, KalmanSignal]

@@ -1,0 +1,59 @@
+"""Tell which reader a file needs, from its first lines."""
+
+from __future__ import annotations
+
+import os
+import re
+
+from quantkit.datafiles._io import first_lines
+from quantkit.errors import DataFileError
+
+__all__ = ["FILE_KINDS", "sniff"]
+
+#: What :func:`sniff` returns.
+FILE_KINDS: tuple[str, ...] = ("trades_csv", "capture", "candles_csv")
+
+_CAPTURE_RE = re.compile(r"^\d+\s+\{")
+_BOOLS = {"true", "false"}
+_CANDLE_TIME_NAMES = {"timestamp", "open_time", "opentime", "date", "datetime", "start", "start_time", "starttime"}
+
+
+def sniff(path: str | os.PathLike[str]) -> str:
+    """The kind of data file at ``path``: ``"trades_csv"``, ``"capture"`` or ``"candles_csv"``.
+
+    Looks at the first non-blank lines only (gzip/zip are decompressed on the fly):
+
+    * ``<digits> {json...`` or a JSON object line -> ``"capture"``;
+    * a header with ``price`` and ``is_buyer_maker``, or 6/7 numeric fields whose 6th is
+      ``true``/``false`` -> ``"trades_csv"``;
+    * a header with a time column and ``open,high,low,close`` (or ``volume``), 12 numeric fields
+      (Binance klines) or 6 fields starting with an ISO time -> ``"candles_csv"``.
+
+    Raises:
+        DataFileError: the file cannot be read, is empty, or matches none of these.
+
+    Examples:
+        >>> sniff("derived_trades_csv/um_BTCUSDT-trades-2024-08-08T2354_2024-08-09T0000.csv.gz")  # doctest: +SKIP
+        'trades_csv'
+    """
+    spath = os.fspath(path)
+    lines = first_lines(spath, 3)
+    if not lines:
+        raise DataFileError(spath, "empty file")
+    first = lines[0]
+    if _CAPTURE_RE.match(first) or first.startswith("{"):
+        return "capture"
+    fields = [f.strip().strip('"').lower() for f in first.split(",")]
+    if len(fields) >= 5:
+        if "price" in fields and "is_buyer_maker" in fields:
+            return "trades_csv"
+        if {"open", "high", "low", "close"} <= set(fields) and (set(fields) & (_CANDLE_TIME_NAMES | {"time"})):
+            return "candles_csv"
+        numeric0 = fields[0].isdigit()
+        if numeric0 and len(fields) in (6, 7) and fields[5] in _BOOLS:
+            return "trades_csv"
+        if numeric0 and len(fields) == 12:
+            return "candles_csv"
+        if len(fields) == 6 and len(fields[0]) >= 10 and fields[0][:4].isdigit() and fields[0][4] == "-":
+            return "candles_csv"
+    raise DataFileError(spath, f"unknown data file layout: {first[:120]!r}", line=1)

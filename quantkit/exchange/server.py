@@ -1,0 +1,684 @@
+"""The local exchange: Binance's WebSocket streams and REST market data on one port, fed by a source.
+
+:class:`LocalExchange` runs a ``websockets`` asyncio server. WebSocket
+handshakes on ``/ws/...`` and ``/stream?streams=...`` open stream connections;
+every other GET is answered in the ``process_request`` hook: REST under
+``/api/v3`` and ``/fapi/v1`` (see :mod:`quantkit.exchange.rest`), 404 elsewhere.
+
+Data path: the source is iterated **once**; each batch is stored in the
+per-symbol history (which assigns aggregate ids) and rendered once per
+(stream, wrapper, time unit), then queued to every connection subscribed to
+those streams at that moment. Each connection has a sender task draining its
+queue with ``await send()``, so the socket's flow control applies.
+
+Slow consumers:
+
+* **Paced sources** (finite speed): the source never waits for clients. A
+  connection with more than ``max_pending`` frames queued is closed with code
+  1008 ("Slow consumer") instead of buffering without bound, as a real exchange
+  drops clients that cannot keep up.
+* **Max speed** (``speed == inf``): the exchange runs in lockstep with its
+  subscribers: after each batch it waits until every subscribed connection has
+  fewer than ``high_water`` frames queued. A connection that makes no progress
+  for ``stall_timeout`` seconds is closed with 1008. By default the source also
+  pauses while no connection is subscribed to a served data stream, so a
+  max-speed replay waits for its client instead of finishing unseen.
+
+Fault injection plugs in through :mod:`quantkit.exchange.policy`.
+
+Logging: ``quantkit.exchange`` (start, stop, source end, slow consumers; never
+per trade); websockets' own per-connection lines go to ``quantkit.exchange.wire``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import http
+import logging
+import threading
+import time
+import weakref
+from collections import deque
+from dataclasses import dataclass
+from operator import itemgetter
+from typing import Any, Callable, Mapping
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+from websockets.protocol import State
+
+from quantkit.errors import ExchangeError
+from quantkit.exchange.history import SymbolHistory
+from quantkit.exchange.policy import ConnectionPolicy, PolicyFactory, default_policy
+from quantkit.exchange.protocol import (
+    AGG_TRADE,
+    TRADE,
+    PathError,
+    Renderer,
+    StreamSession,
+    WsTarget,
+    parse_ws_path,
+    server_shutdown_event,
+)
+from quantkit.exchange.rest import REST_PREFIXES, RestApi, RestReply, WeightCounter, rest_error
+from quantkit.exchange.source import MarketSource, SymbolSpec, source_specs, source_speed
+from quantkit.schema import Trade
+
+__all__ = ["LocalExchange"]
+
+log = logging.getLogger("quantkit.exchange")
+#: Most frames written to a socket in one write.
+_WRITE_FRAMES = 1024
+#: Transport write buffer high-water mark, bytes (websockets' default is 32 KiB).
+_WRITE_LIMIT = 2**18
+_wire_log = logging.getLogger("quantkit.exchange.wire")
+
+
+@dataclass(frozen=True)
+class _Close:
+    code: int
+    reason: str
+
+
+class _Conn:
+    """One WebSocket client: its session, policy and outgoing queue."""
+
+    __slots__ = ("ws", "session", "policy", "custom_policy", "outbox", "pending", "wakeup", "space", "idle",
+                 "closing", "sent")
+
+    def __init__(self, ws: ServerConnection, session: StreamSession, policy: ConnectionPolicy) -> None:
+        self.ws = ws
+        self.session = session
+        self.policy = policy
+        self.custom_policy = type(policy) is not ConnectionPolicy
+        self.outbox: deque[list[bytes] | _Close] = deque()
+        self.pending = 0  # frames queued, not yet handed to the socket
+        self.wakeup = asyncio.Event()
+        self.space = asyncio.Event()
+        self.space.set()
+        self.idle = asyncio.Event()
+        self.idle.set()
+        self.closing = False
+        self.sent = 0
+
+
+class LocalExchange:
+    """A local Binance-protocol exchange serving one :class:`~quantkit.exchange.MarketSource`.
+
+    Use it as a context manager (a daemon thread runs its event loop), or
+    ``await serve()`` inside a running loop::
+
+        with LocalExchange(SyntheticMarket(seed=1)) as ex:
+            feed = FeedConfig.for_source("local", ["SYNAUSDT"], local_url=ex.url)
+
+    Args:
+        source: the trades to serve (iterated once, from :meth:`start`/:meth:`serve`).
+        host: interface to bind.
+        port: TCP port; 0 picks a free one (see :attr:`port`).
+        ping_interval: seconds between server pings (Binance spot: 20); ``None`` disables.
+        ping_timeout: seconds to wait for the pong before closing (Binance: 60); ``None`` disables.
+        history_size: trades kept per symbol for REST (and as many aggregates).
+        pause_without_subscribers: hold the source while no connection is subscribed to a
+            served data stream. ``None`` (default): only for max-speed sources.
+        max_pending: frames queued per connection before a paced exchange closes it (1008).
+        high_water: frames queued per connection above which a max-speed exchange waits.
+        stall_timeout: seconds a max-speed exchange waits for a stalled connection before closing it.
+        policy_factory: makes a :class:`~quantkit.exchange.policy.ConnectionPolicy` per request path;
+            ``None`` behaves like Binance.
+        clock: wall clock in seconds since the epoch (``serverTime``, weight minutes, shutdown events).
+
+    Raises:
+        ValueError: a bad argument (named in the message).
+    """
+
+    def __init__(
+        self,
+        source: MarketSource,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        ping_interval: float | None = 20.0,
+        ping_timeout: float | None = 60.0,
+        history_size: int = 2_000_000,
+        pause_without_subscribers: bool | None = None,
+        max_pending: int = 100_000,
+        high_water: int = 4096,
+        stall_timeout: float = 60.0,
+        policy_factory: PolicyFactory | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not isinstance(port, int) or not 0 <= port <= 65535:
+            raise ValueError(f"port={port!r}: expected an integer within 0..65535")
+        if ping_interval is not None and not ping_interval > 0:
+            raise ValueError(f"ping_interval={ping_interval!r}: expected seconds > 0 or None")
+        if ping_timeout is not None and not ping_timeout > 0:
+            raise ValueError(f"ping_timeout={ping_timeout!r}: expected seconds > 0 or None")
+        if not isinstance(history_size, int) or history_size < 1:
+            raise ValueError(f"history_size={history_size!r}: expected an integer >= 1")
+        if max_pending < 1 or high_water < 2:
+            raise ValueError(f"max_pending={max_pending!r}, high_water={high_water!r}: expected >= 1 and >= 2")
+        if not stall_timeout > 0:
+            raise ValueError(f"stall_timeout={stall_timeout!r}: expected seconds > 0")
+        market = getattr(source, "market", None)
+        if market not in ("spot", "futures"):
+            raise ValueError(f"source.market={market!r}: expected 'spot' or 'futures'")
+        self._source = source
+        self._host = host
+        self._requested_port = port
+        self._ping_interval = ping_interval
+        self._ping_timeout = ping_timeout
+        self._history_size = history_size
+        speed = source_speed(source)
+        self._lockstep = speed == float("inf")
+        self._pause = self._lockstep if pause_without_subscribers is None else bool(pause_without_subscribers)
+        self._max_pending = int(max_pending)
+        self._high_water = int(high_water)
+        self._low_water = self._high_water // 2
+        self._stall_timeout = float(stall_timeout)
+        self._policy_factory: PolicyFactory = policy_factory or default_policy
+        self._clock = clock
+        self.market: str = market
+        self._specs: dict[str, SymbolSpec] = source_specs(source)
+        self._histories: dict[str, SymbolHistory] = {
+            s: SymbolHistory(s, history_size, first_agg_id=getattr(source, "first_agg_ids", {}).get(s, 1))
+            for s in self._specs
+        }
+        self._renderers: dict[str, Renderer] = {s: Renderer(market, spec) for s, spec in self._specs.items()}
+        self._rest = RestApi(self._histories, self._specs, lambda: int(self._clock() * 1000))
+        self._weights = {m: WeightCounter(self._clock) for m in ("spot", "futures")}
+        self._conns: set[_Conn] = set()
+        self._handshakes: weakref.WeakKeyDictionary[ServerConnection, tuple[WsTarget, ConnectionPolicy]] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._published = 0
+        self._slow_closed = 0
+        self._source_error: BaseException | None = None
+        self._done = threading.Event()
+        self._ready = threading.Event()
+        self._port = 0
+        self._served = False
+        self._stop_requested = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop_event: asyncio.Event | None = None
+        self._subscribed: asyncio.Event | None = None
+        self._thread: threading.Thread | None = None
+        self._startup_error: BaseException | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # ------------------------------------------------------------------------------------------------ properties
+
+    @property
+    def port(self) -> int:
+        """The bound TCP port (0 until listening)."""
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """REST base URL, ``http://127.0.0.1:PORT`` (also what ``FeedConfig.for_source("local", local_url=...)`` takes)."""
+        return f"http://{self._host_for_url()}:{self._port}"
+
+    @property
+    def ws_url(self) -> str:
+        """WebSocket base URL, ``ws://127.0.0.1:PORT``."""
+        return f"ws://{self._host_for_url()}:{self._port}"
+
+    @property
+    def published(self) -> int:
+        """Trades published so far (stored and fanned out)."""
+        return self._published
+
+    @property
+    def done(self) -> threading.Event:
+        """Set once a finite source is exhausted and every queued frame was handed to the sockets."""
+        return self._done
+
+    @property
+    def histories(self) -> Mapping[str, SymbolHistory]:
+        """Per-symbol trade histories (read them from the exchange's loop or after :meth:`stop`)."""
+        return self._histories
+
+    @property
+    def source_error(self) -> BaseException | None:
+        """The exception that ended the source, if it failed (the server keeps serving REST)."""
+        return self._source_error
+
+    def stats(self) -> dict[str, int]:
+        """Counters: ``published``, ``connections``, ``slow_consumers_closed``."""
+        return {
+            "published": self._published,
+            "connections": len(self._conns),
+            "slow_consumers_closed": self._slow_closed,
+        }
+
+    def _host_for_url(self) -> str:
+        return f"[{self._host}]" if ":" in self._host else self._host
+
+    # ------------------------------------------------------------------------------------------------ lifecycle
+
+    def start(self, timeout: float = 30.0) -> "LocalExchange":
+        """Run the exchange in a daemon thread; return once it listens.
+
+        Raises:
+            ExchangeError: it was already started, or could not listen.
+        """
+        if self._thread is not None or self._served:
+            raise ExchangeError("this LocalExchange was already started; make a new one")
+        self._thread = threading.Thread(target=self._thread_main, name="quantkit-exchange", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise ExchangeError(f"the exchange did not start listening within {timeout} s")
+        if self._startup_error is not None:
+            self._thread.join(timeout)
+            err = self._startup_error
+            raise err if isinstance(err, ExchangeError) else ExchangeError(f"the exchange failed to start: {err}")
+        return self
+
+    def _thread_main(self) -> None:
+        loop = asyncio.new_event_loop()
+        try:
+            loop.run_until_complete(self.serve())
+        except BaseException as exc:  # noqa: BLE001 - reported to start() or logged
+            if not self._port:
+                self._startup_error = exc
+            else:
+                log.error("local exchange failed: %s", exc, exc_info=True)
+        finally:
+            try:
+                loop.run_until_complete(loop.shutdown_asyncgens())
+            finally:
+                loop.close()
+                self._ready.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop serving: close connections (1001), stop the source, join the thread. Idempotent, thread-safe."""
+        self._stop_requested = True
+        loop, ev = self._loop, self._stop_event
+        if loop is not None and ev is not None and not loop.is_closed():
+            try:
+                if _running_loop() is loop:
+                    ev.set()
+                else:
+                    loop.call_soon_threadsafe(ev.set)
+            except RuntimeError:  # loop closed meanwhile
+                pass
+        t = self._thread
+        if t is not None and t is not threading.current_thread():
+            t.join(timeout)
+            if t.is_alive():
+                log.warning("local exchange thread did not stop within %.1f s", timeout)
+
+    def __enter__(self) -> "LocalExchange":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    async def serve(self) -> None:
+        """Serve in the running event loop until :meth:`stop` is called (or the task is cancelled).
+
+        Raises:
+            ExchangeError: already served once, or the port cannot be bound.
+        """
+        if self._served:
+            raise ExchangeError("this LocalExchange was already started; make a new one")
+        self._served = True
+        self._loop = asyncio.get_running_loop()
+        self._stop_event = asyncio.Event()
+        self._subscribed = asyncio.Event()
+        if self._stop_requested:
+            return
+        try:
+            server: Server = await serve(
+                self._handle_ws,
+                self._host,
+                self._requested_port,
+                process_request=self._process_request,
+                compression=None,
+                ping_interval=self._ping_interval,
+                ping_timeout=self._ping_timeout,
+                write_limit=_WRITE_LIMIT,
+                logger=_wire_log,
+            )
+        except OSError as exc:
+            raise ExchangeError(f"cannot listen on {self._host}:{self._requested_port}: {exc}") from exc
+        source_task: asyncio.Task[None] | None = None
+        try:
+            self._port = int(next(iter(server.sockets)).getsockname()[1])
+            log.info(
+                "local exchange listening on %s (WebSocket %s): %s %s, %d symbols, speed %s",
+                self.url, self.ws_url, type(self._source).__name__, self.market, len(self._specs),
+                source_speed(self._source),
+            )
+            self._ready.set()
+            source_task = asyncio.create_task(self._run_source(), name="quantkit-exchange-source")
+            if self._stop_requested:  # stop() raced with start-up
+                self._stop_event.set()
+            await self._stop_event.wait()
+        finally:
+            if source_task is not None:
+                source_task.cancel()
+                await asyncio.gather(source_task, return_exceptions=True)
+            server.close()
+            await server.wait_closed()
+            for task in list(self._tasks):
+                task.cancel()
+            log.info("local exchange on port %d stopped after %d trades", self._port, self._published)
+
+    # ------------------------------------------------------------------------------------------------ HTTP
+
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        target = request.path
+        policy = self._policy_factory(target)
+        custom = type(policy) is not ConnectionPolicy
+        if custom:
+            refusal = policy.on_open(target)
+            if refusal is not None:
+                status, text = refusal
+                return connection.respond(status, text)
+        if RestApi.is_rest_path(target):
+            reply = policy.on_rest(target) if custom else None
+            if reply is None:
+                reply = self._rest.handle(target)
+            return self._json_response(target, reply)
+        try:
+            ws_target = parse_ws_path(target)
+        except PathError as exc:
+            return connection.respond(exc.status, exc.message + "\n")
+        if ws_target is None:
+            return self._json_response(target, rest_error(-1000, "Not found.", status=404, weight=0))
+        self._handshakes[connection] = (ws_target, policy)
+        return None
+
+    def _json_response(self, target: str, reply: RestReply) -> Response:
+        path = target.split("?", 1)[0]
+        market = next((m for p, m in REST_PREFIXES.items() if path.startswith(p + "/")), self.market)
+        used = self._weights[market].add(reply.weight)
+        headers = Headers(
+            [
+                ("Content-Type", "application/json;charset=UTF-8"),
+                ("Content-Length", str(len(reply.body))),
+                ("Connection", "close"),
+                ("X-MBX-USED-WEIGHT-1M", str(used)),
+                *reply.headers,
+            ]
+        )
+        return Response(reply.status, http.HTTPStatus(reply.status).phrase, headers, reply.body)
+
+    # ------------------------------------------------------------------------------------------------ WebSocket
+
+    async def _handle_ws(self, ws: ServerConnection) -> None:
+        target, policy = self._handshakes.pop(ws, (WsTarget(True, ()), default_policy("")))
+        session = StreamSession(target.combined, target.streams, micro=target.micro)
+        conn = _Conn(ws, session, policy)
+        self._conns.add(conn)
+        self._update_subscribed()
+        sender = asyncio.create_task(self._sender(conn))
+        try:
+            async for raw in ws:
+                version = session.version
+                reply = session.handle(raw)
+                if session.version != version:
+                    self._update_subscribed()
+                # Replies share the data queue: data queued before a SUBSCRIBE/UNSUBSCRIBE reply
+                # predates the change, data after it follows the new subscriptions.
+                if not conn.closing:
+                    conn.outbox.append([reply])
+                    conn.pending += 1
+                    conn.idle.clear()
+                    conn.wakeup.set()
+        except ConnectionClosed:
+            pass
+        finally:
+            conn.closing = True
+            self._conns.discard(conn)
+            self._update_subscribed()
+            if not sender.done():
+                sender.cancel()
+            await asyncio.gather(sender, return_exceptions=True)
+            conn.space.set()
+            conn.idle.set()
+
+    async def _sender(self, conn: _Conn) -> None:
+        ws = conn.ws
+        low = self._low_water
+        try:
+            while True:
+                if not conn.outbox:
+                    conn.idle.set()
+                    conn.wakeup.clear()
+                    await conn.wakeup.wait()
+                    continue
+                item = conn.outbox.popleft()
+                if isinstance(item, _Close):
+                    await ws.close(item.code, item.reason)
+                    return
+                for i in range(0, len(item), _WRITE_FRAMES):
+                    await _send_frames(ws, item[i : i + _WRITE_FRAMES])
+                conn.pending -= len(item)
+                conn.sent += len(item)
+                if conn.pending <= low:
+                    conn.space.set()
+        except ConnectionClosed:
+            pass
+        finally:
+            conn.space.set()
+            conn.idle.set()
+
+    def _update_subscribed(self) -> None:
+        ev = self._subscribed
+        if ev is None:
+            return
+        served = self._specs
+        if any(not c.closing and any(s in served for s, _ in c.session.data_streams) for c in self._conns):
+            ev.set()
+        else:
+            ev.clear()
+
+    def _close_slow(self, conn: _Conn, why: str) -> None:
+        if conn.closing:
+            return
+        conn.closing = True
+        self._slow_closed += 1
+        log.warning(
+            "closing slow consumer %s (%s): %d frames queued", conn.ws.remote_address, why, conn.pending
+        )
+        conn.outbox.clear()
+        conn.pending = 0
+        conn.space.set()
+        task = asyncio.create_task(conn.ws.close(1008, "Slow consumer"))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # ------------------------------------------------------------------------------------------------ data path
+
+    async def _run_source(self) -> None:
+        assert self._subscribed is not None
+        n_batches = 0
+        try:
+            async for batch in self._source:
+                if not batch:
+                    continue
+                if self._pause and not self._subscribed.is_set():
+                    log.info("source paused until a client subscribes (%d trades published)", self._published)
+                    await self._subscribed.wait()
+                self._publish(batch)
+                n_batches += 1
+                if self._lockstep:
+                    await self._backpressure()
+                else:
+                    await asyncio.sleep(0)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the server keeps serving REST from what was published
+            self._source_error = exc
+            log.error("market source failed after %d trades: %s", self._published, exc, exc_info=True)
+            return
+        for conn in list(self._conns):
+            if not conn.closing:
+                await conn.idle.wait()
+        log.info("source exhausted: %d trades in %d batches, all sent", self._published, n_batches)
+        self._done.set()
+
+    def _publish(self, batch: list[Trade]) -> None:
+        self._published += len(batch)
+        groups: dict[str, list[int]] = {}
+        for i, t in enumerate(batch):
+            g = groups.get(t[0])
+            if g is None:
+                groups[t[0]] = g = []
+            g.append(i)
+        per_symbol: dict[str, tuple[list[int], list[Trade], list[Any]]] = {}
+        for sym, idxs in groups.items():
+            hist = self._histories.get(sym)
+            if hist is None:
+                hist = self._add_symbol(sym)
+            trades = batch if len(idxs) == len(batch) else [batch[i] for i in idxs]
+            per_symbol[sym] = (idxs, trades, hist.add(trades))
+        if not self._conns:
+            return
+        rendered: dict[tuple[str, str, bool, bool], list[tuple[int, bytes]]] = {}
+        merged: dict[tuple[Any, bool, bool], list[bytes]] = {}
+        for conn in list(self._conns):
+            if conn.closing:
+                continue
+            sess = conn.session
+            data = sess.data_streams
+            if not data:
+                continue
+            key = (data, sess.combined, sess.micro)
+            frames = merged.get(key)
+            if frames is None:
+                lists = []
+                for sym, kind in data:
+                    entry = per_symbol.get(sym)
+                    if entry is None:
+                        continue
+                    rk = (sym, kind, sess.combined, sess.micro)
+                    lst = rendered.get(rk)
+                    if lst is None:
+                        lst = rendered[rk] = self._render(sym, kind, entry, sess.combined, sess.micro)
+                    if lst:
+                        lists.append(lst)
+                if not lists:
+                    frames = []
+                elif len(lists) == 1:
+                    frames = [b for _, b in lists[0]]
+                else:
+                    frames = [b for _, b in heapq.merge(*lists, key=itemgetter(0))]
+                merged[key] = frames
+            if not frames:
+                continue
+            out = conn.policy.outgoing(list(frames)) if conn.custom_policy else frames
+            if not out:
+                continue
+            conn.outbox.append(out)
+            conn.pending += len(out)
+            conn.idle.clear()
+            conn.wakeup.set()
+            if not self._lockstep and conn.pending > self._max_pending:
+                self._close_slow(conn, f"more than {self._max_pending} frames queued")
+
+    def _render(
+        self, sym: str, kind: str, entry: tuple[list[int], list[Trade], list[Any]], combined: bool, micro: bool
+    ) -> list[tuple[int, bytes]]:
+        idxs, trades, aggs = entry
+        renderer = self._renderers[sym]
+        if kind == TRADE:
+            f = renderer.trade
+            items = [(p, f(t, micro)) for p, t in zip(idxs, trades)]
+        elif kind == AGG_TRADE:
+            g = renderer.agg
+            items = [(idxs[li], g(a, micro)) for li, a in aggs]
+        else:
+            return []
+        if combined:
+            head = b'{"stream":"' + f"{sym.lower()}@{kind}".encode() + b'","data":'
+            items = [(p, head + b + b"}") for p, b in items]
+        return items
+
+    async def _backpressure(self) -> None:
+        for conn in list(self._conns):
+            if conn.closing or conn.pending <= self._high_water:
+                continue
+            conn.space.clear()
+            try:
+                await asyncio.wait_for(conn.space.wait(), self._stall_timeout)
+            except (TimeoutError, asyncio.TimeoutError):
+                self._close_slow(conn, f"no progress for {self._stall_timeout:.0f} s")
+
+    def _add_symbol(self, sym: str) -> SymbolHistory:
+        log.warning("source published %s, which it did not declare; serving it with default tick/step sizes", sym)
+        spec = SymbolSpec(sym)
+        self._specs[sym] = spec
+        self._renderers[sym] = Renderer(self.market, spec)
+        hist = self._histories[sym] = SymbolHistory(sym, self._history_size)
+        return hist
+
+    # ------------------------------------------------------------------------------------------------ control
+
+    def broadcast_server_shutdown(self, timeout: float = 10.0) -> int:
+        """Send Binance's ``serverShutdown`` event to every WebSocket client, then close them (1001).
+
+        The server keeps listening, so clients can reconnect. Thread-safe.
+
+        Returns:
+            The number of connections notified.
+        """
+        return self._call_in_loop(self._server_shutdown, timeout)
+
+    def _server_shutdown(self) -> int:
+        now = int(self._clock() * 1000)
+        n = 0
+        for conn in list(self._conns):
+            if conn.closing:
+                continue
+            conn.outbox.append([server_shutdown_event(now, combined=conn.session.combined)])
+            conn.pending += 1
+            conn.outbox.append(_Close(1001, "Server shutdown"))
+            conn.closing = True
+            conn.idle.clear()
+            conn.wakeup.set()
+            n += 1
+        self._update_subscribed()
+        log.info("serverShutdown sent to %d connections", n)
+        return n
+
+    def _call_in_loop(self, fn: Callable[[], int], timeout: float) -> int:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            raise ExchangeError("the exchange is not running")
+        if _running_loop() is loop:
+            return fn()
+
+        async def call() -> int:
+            return fn()
+
+        return asyncio.run_coroutine_threadsafe(call(), loop).result(timeout)
+
+
+async def _send_frames(ws: ServerConnection, frames: list[bytes]) -> None:
+    """Send text frames with one socket write, then wait for the write buffer to drain.
+
+    Uses websockets' Sans-I/O layer (``protocol.send_text`` + ``data_to_send``) so a batch
+    costs one ``transport.write`` instead of one per frame; falls back to ``send()`` when
+    the connection is not open (which raises ``ConnectionClosed`` as usual).
+    """
+    proto = ws.protocol
+    if proto.state is not State.OPEN or proto.expect_continuation_frame:
+        for frame in frames:
+            await ws.send(frame, text=True)
+        return
+    for frame in frames:
+        proto.send_text(frame)
+    ws.transport.write(b"".join(proto.data_to_send()))
+    await ws.drain()
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None

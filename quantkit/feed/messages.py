@@ -1,0 +1,259 @@
+"""Parse and validate Binance trade-stream messages (Sans-I/O: bytes in, objects out).
+
+One function, :func:`parse_message`, turns one WebSocket frame into one of:
+
+* :class:`~quantkit.schema.Trade` for a ``trade`` (id ``t``) or ``aggTrade``
+  (id ``a``) event, spot shape (with ``"M"``) or USD-M futures shape (with
+  ``"X"``, no ``"M"``), raw (``/ws``) or wrapped in the combined-stream
+  envelope ``{"stream": "btcusdt@trade", "data": {...}}``;
+* :class:`ControlReply` for a reply to a JSON request: ``{"result": .., "id": ..}``
+  or an error ``{"code": .., "msg": ..}`` (told apart by key);
+* :class:`ServerShutdown` for ``{"e": "serverShutdown", "E": ..}``, raw or as
+  ``{"stream": "!serverShutdown", "data": {...}}``.
+
+Anything else raises :class:`~quantkit.errors.MessageRejected` whose ``reason`` is
+one of :data:`REJECT_REASONS`:
+
+==================== =====================================================================
+reason               meaning
+==================== =====================================================================
+``malformed_json``   not JSON (or not UTF-8)
+``not_an_object``    JSON, but not an object (or the envelope's ``data`` is not an object)
+``missing_field``    a required key is absent
+``bad_type``         a key has the wrong JSON type (e.g. ``"t": "12"``, ``"m": 1``)
+``bad_number``       price/qty not a decimal number, NaN or infinite; negative id or time
+``non_positive``     price or qty <= 0
+``unknown_symbol``   ``s`` is not one of the subscribed symbols
+``unexpected_event`` an event type we did not subscribe to (depthUpdate, bookTicker, ...)
+``bad_stream``       the envelope's stream name does not match the payload's symbol/event
+==================== =====================================================================
+
+Nothing here does I/O or logging: the client counts rejections by reason.
+``quote_qty`` is always ``price * qty``: Binance trade events carry no quote
+quantity. Futures trades are accepted whatever their ``X`` (``MARKET``,
+``INSURANCE_FUND``, ``ADL``): they are real trades that take a trade id.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import orjson
+
+from quantkit.errors import MessageRejected
+from quantkit.schema import Trade
+
+__all__ = [
+    "EVENT_TYPES",
+    "REJECT_REASONS",
+    "ControlReply",
+    "ServerShutdown",
+    "parse_message",
+]
+
+#: Reasons a message is rejected, as carried by :attr:`MessageRejected.reason`.
+REJECT_REASONS: tuple[str, ...] = (
+    "malformed_json",
+    "not_an_object",
+    "missing_field",
+    "bad_type",
+    "bad_number",
+    "non_positive",
+    "unknown_symbol",
+    "unexpected_event",
+    "bad_stream",
+)
+
+#: Trade event types and the key holding their id.
+EVENT_TYPES: dict[str, str] = {"trade": "t", "aggTrade": "a"}
+
+_INF = float("inf")
+_loads = orjson.loads
+# Trade(...) runs NamedTuple's Python-level __new__; tuple.__new__ builds the same object 4x faster.
+_new_tuple = tuple.__new__
+_JSONDecodeError = orjson.JSONDecodeError
+
+
+class ControlReply(NamedTuple):
+    """A reply to a JSON request (SUBSCRIBE, LIST_SUBSCRIPTIONS, ...) or an error reply.
+
+    Attributes:
+        id: the request id echoed by the server (``None`` if absent).
+        result: the ``result`` value (``None`` means success, or an error reply).
+        code: the error code of an error reply, else ``None``.
+        msg: the error message of an error reply, else ``None``.
+    """
+
+    id: Any
+    result: Any
+    code: int | None = None
+    msg: str | None = None
+
+    @property
+    def is_error(self) -> bool:
+        """True for an error reply (``{"code": .., "msg": ..}``)."""
+        return self.code is not None
+
+
+class ServerShutdown(NamedTuple):
+    """The server announced it will shut down: reconnect now.
+
+    Attributes:
+        event_time: ``E``, integer ms since the epoch (UTC), or ``None`` if absent.
+    """
+
+    event_time: int | None = None
+
+
+def parse_message(
+    raw: str | bytes,
+    *,
+    symbols: frozenset[str] | None,
+    events: frozenset[str] | None = None,
+) -> Trade | ControlReply | ServerShutdown:
+    """Parse and validate one WebSocket message.
+
+    Args:
+        raw: the frame's payload, text or UTF-8 bytes.
+        symbols: accepted upper-case symbols; ``None`` accepts any symbol.
+        events: accepted trade event types (subset of ``{"trade", "aggTrade"}``);
+            ``None`` accepts both. The feed client passes only the one it subscribed
+            to, so ids of the two kinds never mix.
+
+    Returns:
+        A :class:`~quantkit.schema.Trade`, :class:`ControlReply` or :class:`ServerShutdown`.
+
+    Raises:
+        MessageRejected: the message is invalid; ``reason`` is one of :data:`REJECT_REASONS`.
+    """
+    try:
+        obj = _loads(raw)
+    except (_JSONDecodeError, TypeError) as exc:
+        raise MessageRejected("malformed_json", str(exc)) from None
+    if obj.__class__ is not dict:
+        raise MessageRejected("not_an_object", f"got JSON {type(obj).__name__}")
+    data = obj.get("data")
+    if data is None:
+        payload: dict[str, Any] = obj
+        stream = None
+    else:
+        stream = obj.get("stream")
+        if stream.__class__ is not str or data.__class__ is not dict:
+            _bad_envelope(obj)
+        payload = data
+    e = payload.get("e")
+    id_key = EVENT_TYPES.get(e) if e.__class__ is str else None  # type: ignore[arg-type]
+    if id_key is None or (events is not None and e not in events):
+        return _not_a_trade(obj, payload, stream, e, events)
+    try:
+        s = payload["s"]
+        tid = payload[id_key]
+        p = payload["p"]
+        q = payload["q"]
+        tt = payload["T"]
+        et = payload["E"]
+        m = payload["m"]
+    except KeyError as exc:
+        raise MessageRejected("missing_field", f"{e} event without {exc.args[0]!r}") from None
+    if (
+        s.__class__ is not str
+        or tid.__class__ is not int
+        or tt.__class__ is not int
+        or et.__class__ is not int
+        or m.__class__ is not bool
+    ):
+        _bad_field_type(s, tid, tt, et, m, id_key)
+    try:
+        price = float(p)
+        qty = float(q)
+    except (TypeError, ValueError, OverflowError):
+        _bad_decimal(p, q)
+    if p.__class__ is bool or q.__class__ is bool or not (0.0 < price < _INF and 0.0 < qty < _INF):
+        _bad_value(p, q, price, qty)
+    if tid < 0 or tt < 0 or et < 0:
+        raise MessageRejected("bad_number", f"negative id or time in {e} event: {id_key}={tid} T={tt} E={et}")
+    if symbols is not None and s not in symbols:
+        raise MessageRejected("unknown_symbol", f"symbol {s!r} is not subscribed")
+    if stream is not None and stream != f"{s.lower()}@{e}":
+        raise MessageRejected("bad_stream", f"stream {stream!r} carries a {e} event for {s!r}")
+    return _new_tuple(Trade, (s, tid, price, qty, price * qty, tt, et, m))  # type: ignore[no-any-return]
+
+
+# --- slow paths (kept out of parse_message so its body stays short) -------------------------------
+
+
+def _bad_envelope(obj: dict[str, Any]) -> None:
+    stream = obj.get("stream")
+    if stream is None:
+        raise MessageRejected("missing_field", "combined-stream envelope without 'stream'")
+    if stream.__class__ is not str:
+        raise MessageRejected("bad_type", f"'stream' must be a string, got {type(stream).__name__}")
+    raise MessageRejected("not_an_object", f"'data' of stream {stream!r} is a {type(obj['data']).__name__}")
+
+
+def _not_a_trade(
+    obj: dict[str, Any],
+    payload: dict[str, Any],
+    stream: str | None,
+    e: object,
+    events: frozenset[str] | None,
+) -> ControlReply | ServerShutdown:
+    if e == "serverShutdown":
+        et = payload.get("E")
+        if et is not None and et.__class__ is not int:
+            raise MessageRejected("bad_type", f"serverShutdown 'E' must be an integer, got {type(et).__name__}")
+        return ServerShutdown(et)
+    if e is None:
+        if stream is None:
+            if "result" in obj and "id" in obj:
+                return ControlReply(obj["id"], obj["result"])
+            if "code" in obj and "msg" in obj:
+                code, msg = obj["code"], obj["msg"]
+                if code.__class__ is not int or msg.__class__ is not str:
+                    raise MessageRejected("bad_type", "error reply needs an integer 'code' and a string 'msg'")
+                return ControlReply(obj.get("id"), None, code, msg)
+            raise MessageRejected("missing_field", "object has no 'e' (event type) and is not a control reply")
+        # Combined streams without an event type (bookTicker) are other streams, not broken trades.
+        kind = stream.rpartition("@")[2]
+        if kind not in EVENT_TYPES:
+            raise MessageRejected("unexpected_event", f"stream {stream!r} is not a trade stream")
+        raise MessageRejected("missing_field", f"stream {stream!r} payload has no 'e'")
+    if e.__class__ is not str:
+        raise MessageRejected("bad_type", f"'e' must be a string, got {type(e).__name__}")
+    allowed = "/".join(sorted(events if events is not None else EVENT_TYPES))
+    raise MessageRejected("unexpected_event", f"event {e!r} (accepting {allowed})")
+
+
+def _bad_field_type(s: object, tid: object, tt: object, et: object, m: object, id_key: str) -> None:
+    for key, value, want in (
+        ("s", s, str),
+        (id_key, tid, int),
+        ("T", tt, int),
+        ("E", et, int),
+        ("m", m, bool),
+    ):
+        if value.__class__ is not want:
+            raise MessageRejected("bad_type", f"{key!r} must be {want.__name__}, got {type(value).__name__}")
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _bad_decimal(p: object, q: object) -> None:
+    for key, value in (("p", p), ("q", q)):
+        if value.__class__ not in (str, int, float) or value.__class__ is bool:
+            raise MessageRejected("bad_type", f"{key!r} must be a decimal string, got {type(value).__name__}")
+        try:
+            float(value)  # type: ignore[arg-type]
+        except (ValueError, OverflowError):
+            raise MessageRejected("bad_number", f"{key!r}={value!r} is not a number") from None
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _bad_value(p: object, q: object, price: float, qty: float) -> None:
+    for key, raw, value in (("p", p, price), ("q", q, qty)):
+        if raw.__class__ is bool:
+            raise MessageRejected("bad_type", f"{key!r} must be a decimal string, got bool")
+        if value != value or value in (_INF, -_INF):
+            raise MessageRejected("bad_number", f"{key!r}={raw!r} is not finite")
+        if not value > 0.0:
+            raise MessageRejected("non_positive", f"{key!r}={raw!r} must be > 0")
+    raise AssertionError("unreachable")  # pragma: no cover

@@ -1,0 +1,427 @@
+"""The background ingest: feed -> bounded buffer -> batched writes to the store.
+
+Two daemon threads per :class:`Ingestor`:
+
+* the **feed thread** runs the :class:`~quantkit.feed.FeedClient` event loop;
+  each validated trade goes into a bounded in-memory buffer (back-pressure
+  when full: the feed waits, nothing accepted is dropped);
+* the **writer thread** drains the buffer every ``flush_interval`` seconds or
+  as soon as ``batch_size`` trades are waiting, groups them by symbol and
+  appends one batch per symbol to the :class:`~quantkit.store.TickStore`.
+
+A failed write keeps its batch and is retried with backoff; a crash of the
+feed loop is logged, counted and the loop restarted. Either way the error is
+visible in :attr:`Ingestor.stats` (``last_error``, ``write_errors``,
+``feed_restarts``) and in the ``quantkit.ingest`` log: the ingest never dies
+silently. :meth:`Ingestor.stop` flushes everything already accepted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import threading
+import time
+from typing import TYPE_CHECKING, Any, Callable
+
+import numpy as np
+
+from quantkit.config import Config, FeedConfig, IngestConfig, StoreConfig
+from quantkit.errors import IngestError
+from quantkit.feed import FeedClient
+from quantkit.ingest.stats import IngestStats
+from quantkit.schema import Trade, trades_to_frame
+
+if TYPE_CHECKING:
+    from quantkit.feed import Gap
+    from quantkit.store import TickStore
+
+__all__ = ["Ingestor"]
+
+_LAG_SAMPLES = 20_000
+_RATE_WINDOW_S = 5.0
+_MAX_RETRY_DELAY_S = 5.0
+
+
+class Ingestor:
+    """Stream trades from a Binance-protocol feed into a tick store, in the background.
+
+    Usable from a notebook cell (``start()`` returns at once; the kernel stays
+    free) and from the CLI (``quantkit ingest``).
+
+    Args:
+        feed: what to subscribe to and where (see :meth:`FeedConfig.for_source`).
+        store: a :class:`~quantkit.store.TickStore`, a store URI, a
+            :class:`~quantkit.config.StoreConfig`, or ``None`` for
+            ``StoreConfig.from_env()``. The ingestor must be the only writer of
+            its symbols (ArcticDB supports one writer per symbol).
+        config: batching and queue bounds; defaults to ``IngestConfig()``.
+        logger: defaults to ``logging.getLogger("quantkit.ingest")``.
+        clock: wall clock in seconds since the epoch, for lag figures (tests may inject one).
+
+    Example:
+        >>> from quantkit.config import FeedConfig
+        >>> ing = Ingestor(FeedConfig.for_source("local", ["SYNAUSDT"], local_url=url), store_uri)  # doctest: +SKIP
+        >>> ing.start()                                                                           # doctest: +SKIP
+        >>> print(ing.stats)                                                                      # doctest: +SKIP
+        >>> ing.stop()                                                                            # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        feed: FeedConfig,
+        store: "TickStore | StoreConfig | str | None" = None,
+        *,
+        config: IngestConfig | None = None,
+        logger: logging.Logger | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.feed_config = feed
+        self.config = config or IngestConfig()
+        self._store_arg = store
+        self._store: TickStore | None = None
+        self.log = logger or logging.getLogger("quantkit.ingest")
+        self._clock = clock
+
+        self._buf: collections.deque[Trade] = collections.deque()
+        self._wake = threading.Event()
+        self._not_full = threading.Event()
+        self._not_full.set()
+        self._stopping = threading.Event()
+        self._writer_stop = threading.Event()
+        self._lock = threading.Lock()
+        self._feed_thread: threading.Thread | None = None
+        self._writer_thread: threading.Thread | None = None
+        self._client: FeedClient | None = None
+        self._pending: dict[str, list[Trade]] = {}
+        self._gaps: collections.deque[Gap] = collections.deque()
+
+        self._state = "stopped"
+        self._accepted = 0
+        self._stored = 0
+        self._duplicates = 0
+        self._write_errors = 0
+        self._feed_restarts = 0
+        self._gap_count = 0
+        self._last_error: str | None = None
+        self._last_trade_time = 0
+        self._lag_last: float | None = None
+        self._lags: collections.deque[float] = collections.deque(maxlen=_LAG_SAMPLES)
+        self._rate: collections.deque[tuple[float, int]] = collections.deque()
+        self._per_symbol: collections.Counter[str] = collections.Counter()
+        self._feed_base: dict[str, Any] = {"received": 0, "reconnects": 0, "rejected": collections.Counter()}
+
+    # ------------------------------------------------------------------ construction helpers
+    @classmethod
+    def from_config(cls, config: Config, *, local_url: str = "http://127.0.0.1:9443", **kwargs: Any) -> "Ingestor":
+        """An ingestor for a whole :class:`~quantkit.config.Config` (source, symbols, store, batching)."""
+        return cls(config.feed(local_url=local_url), config.store, config=config.ingest, **kwargs)
+
+    @property
+    def store(self) -> "TickStore":
+        """The store written to (opened on first use)."""
+        if self._store is None:
+            from quantkit.store import TickStore
+
+            arg = self._store_arg
+            if arg is None:
+                self._store = TickStore(config=StoreConfig.from_env())
+            elif isinstance(arg, StoreConfig):
+                self._store = TickStore(config=arg)
+            elif isinstance(arg, str):
+                self._store = TickStore(arg)
+            else:
+                self._store = arg
+        return self._store
+
+    # ------------------------------------------------------------------ lifecycle
+    @property
+    def running(self) -> bool:
+        """True between :meth:`start` and the end of :meth:`stop`."""
+        return self._state in ("running", "stopping")
+
+    def start(self) -> "Ingestor":
+        """Start the feed and writer threads; returns at once. Idempotent."""
+        with self._lock:
+            if self.running:
+                return self
+            _ = self.store  # open now, so a bad URI fails here and not in a thread
+            self._stopping.clear()
+            self._writer_stop.clear()
+            self._state = "running"
+            self._writer_thread = threading.Thread(target=self._writer_main, name="quantkit-ingest-writer", daemon=True)
+            self._feed_thread = threading.Thread(target=self._feed_main, name="quantkit-ingest-feed", daemon=True)
+            self._writer_thread.start()
+            self._feed_thread.start()
+        self.log.info(
+            "ingest started: %s from %s into %s", ",".join(self.feed_config.symbols), self.feed_config.ws_url, self.store.uri
+        )
+        return self
+
+    def stop(self, timeout: float = 30.0) -> IngestStats:
+        """Stop the feed, write everything already accepted, and return the final stats. Idempotent.
+
+        Args:
+            timeout: seconds to wait for each thread. If the writer cannot
+                finish in time (e.g. the store keeps failing) the accepted but
+                unwritten trades stay counted in ``queue_depth`` and an
+                :class:`~quantkit.errors.IngestError` is raised.
+        """
+        with self._lock:
+            if not self.running:
+                return self.stats
+            self._state = "stopping"
+            self._stopping.set()
+            client = self._client
+        if client is not None:
+            client.stop()
+        if self._feed_thread is not None:
+            self._feed_thread.join(timeout)
+            if self._feed_thread.is_alive():
+                self.log.error("feed thread did not stop within %.1f s", timeout)
+        self._writer_stop.set()
+        self._wake.set()
+        if self._writer_thread is not None:
+            self._writer_thread.join(timeout)
+        unwritten = len(self._buf) + sum(len(v) for v in self._pending.values())
+        self._state = "stopped" if unwritten == 0 else "failed"
+        stats = self.stats
+        self.log.info("ingest stopped: %s", stats)
+        if unwritten:
+            raise IngestError(f"stopped with {unwritten} accepted trades not written: {self._last_error}")
+        return stats
+
+    def __enter__(self) -> "Ingestor":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until every trade accepted so far is written. Returns False on timeout."""
+        deadline = time.monotonic() + timeout
+        target = self._accepted
+        while time.monotonic() < deadline:
+            if self._written_through(target):
+                return True
+            self._wake.set()
+            time.sleep(0.01)
+        return self._written_through(target)
+
+    def _written_through(self, target: int) -> bool:
+        return self._stored + self._duplicates >= target and not self._buf and not any(self._pending.values())
+
+    def wait_stored(self, n: int, timeout: float = 10.0) -> bool:
+        """Wait until at least ``n`` trades are stored. Returns False on timeout."""
+        deadline = time.monotonic() + timeout
+        while self._stored < n and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self._stored >= n
+
+    # ------------------------------------------------------------------ stats
+    @property
+    def stats(self) -> IngestStats:
+        """A snapshot of the live counters (cheap; safe from any thread)."""
+        client = self._client
+        rejected: collections.Counter[str] = collections.Counter(self._feed_base["rejected"])
+        received = self._feed_base["received"]
+        reconnects = self._feed_base["reconnects"]
+        feed_state = "stopped"
+        if client is not None:
+            fs = client.stats
+            rejected.update(fs.rejected)
+            received += fs.received
+            reconnects += fs.reconnects
+            feed_state = fs.state
+        lags = np.fromiter(self._lags, dtype=float) if self._lags else None
+        now = time.monotonic()
+        rate = 0.0
+        if len(self._rate) >= 2:
+            (t0, n0), (t1, n1) = self._rate[0], self._rate[-1]
+            span = max(now - t0, 1e-9)
+            rate = (n1 - n0) / span if now - t1 < _RATE_WINDOW_S else 0.0
+        feed_dups = rejected.pop("duplicate", 0)
+        return IngestStats(
+            state=self._state,
+            feed_state=feed_state,
+            received=received,
+            accepted=self._accepted,
+            stored=self._stored,
+            duplicates=self._duplicates,
+            feed_duplicates=feed_dups,
+            rejected={k: v for k, v in rejected.items() if v},
+            reconnects=reconnects,
+            gaps=self._gap_count,
+            queue_depth=len(self._buf) + sum(len(v) for v in self._pending.values()),
+            pending_symbols=sum(1 for v in self._pending.values() if v),
+            write_errors=self._write_errors,
+            feed_restarts=self._feed_restarts,
+            lag_ms_last=self._lag_last,
+            lag_ms_p50=float(np.percentile(lags, 50)) if lags is not None else None,
+            lag_ms_p99=float(np.percentile(lags, 99)) if lags is not None else None,
+            last_trade_time=self._last_trade_time,
+            ticks_per_second=rate,
+            last_error=self._last_error,
+            per_symbol=dict(self._per_symbol),
+        )
+
+    # ------------------------------------------------------------------ feed side
+    def _sink(self, trade: Trade) -> None:
+        buf = self._buf
+        if len(buf) >= self.config.queue_size and not self._stopping.is_set():
+            self._wait_for_space()
+        buf.append(trade)
+        self._accepted += 1
+        if len(buf) >= self.config.batch_size:
+            self._wake.set()
+
+    def _wait_for_space(self) -> None:
+        self._wake.set()
+        while len(self._buf) >= self.config.queue_size and not self._stopping.is_set():
+            self._not_full.clear()
+            self._not_full.wait(0.05)
+
+    def _on_gap(self, gap: "Gap") -> None:
+        self._gaps.append(gap)
+        self._gap_count += 1
+
+    def _feed_main(self) -> None:
+        delay = 0.5
+        while not self._stopping.is_set():
+            loop = asyncio.new_event_loop()
+            try:
+                client = FeedClient(
+                    self.feed_config,
+                    self._sink,
+                    on_gap=self._on_gap,
+                    logger=logging.getLogger("quantkit.feed"),
+                    last_ids=self._resume_ids(),
+                )
+                with self._lock:
+                    self._client = client
+                if self._stopping.is_set():
+                    break
+                loop.run_until_complete(client.run())
+                if self._stopping.is_set():
+                    break
+                raise IngestError("feed loop returned without being stopped")
+            except Exception as exc:  # noqa: BLE001 - the feed thread must never die silently
+                self._feed_restarts += 1
+                self._last_error = f"feed: {type(exc).__name__}: {exc}"
+                self.log.exception("feed loop crashed (restart %d in %.1f s)", self._feed_restarts, delay)
+                self._retire_client()
+                if self._stopping.wait(delay):
+                    break
+                delay = min(delay * 2, 30.0)
+            finally:
+                loop.close()
+
+    def _resume_ids(self) -> dict[str, int]:
+        """Last trade id per symbol already stored or accepted, so the feed resumes after it.
+
+        With these the feed drops re-sent trades and reports a restart's missing
+        ids as a gap (recorded in the store) instead of silently skipping them.
+        """
+        ids: dict[str, int] = {}
+        for symbol in self.feed_config.symbols:
+            last = self.store.last_trade_id(symbol)
+            if last is not None:
+                ids[symbol] = int(last)
+        for t in list(self._buf):
+            if t.trade_id > ids.get(t.symbol, -1):
+                ids[t.symbol] = t.trade_id
+        for symbol, trades in list(self._pending.items()):
+            if trades and trades[-1].trade_id > ids.get(symbol, -1):
+                ids[symbol] = trades[-1].trade_id
+        return ids
+
+    def _retire_client(self) -> None:
+        """Fold a dead client's counters into the base so stats stay cumulative."""
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            fs = client.stats
+            self._feed_base["received"] += fs.received
+            self._feed_base["reconnects"] += fs.reconnects
+            self._feed_base["rejected"].update(fs.rejected)
+
+    # ------------------------------------------------------------------ writer side
+    def _writer_main(self) -> None:
+        cfg = self.config
+        retry_delay = 0.0
+        last_maintenance = time.monotonic()
+        touched: set[str] = set()
+        while True:
+            self._wake.wait(retry_delay or cfg.flush_interval)
+            self._wake.clear()
+            final = self._writer_stop.is_set()
+            try:
+                touched |= self._drain_and_write()
+                self._record_gaps()
+                retry_delay = 0.0
+                if cfg.maintenance_interval and time.monotonic() - last_maintenance >= cfg.maintenance_interval:
+                    self._maintain(touched)
+                    touched = set()
+                    last_maintenance = time.monotonic()
+            except Exception as exc:  # noqa: BLE001 - keep the data, report, retry
+                self._write_errors += 1
+                self._last_error = f"writer: {type(exc).__name__}: {exc}"
+                retry_delay = min(max(retry_delay * 2, 0.1), _MAX_RETRY_DELAY_S)
+                self.log.error("store write failed (%d so far), retrying in %.1f s: %s", self._write_errors, retry_delay, exc)
+                if final and self._stopping.is_set() and self._write_errors > 50:
+                    self.log.error("giving up after %d failed writes at stop", self._write_errors)
+                    return
+            if final and not self._buf and not any(self._pending.values()):
+                self._record_gaps()
+                return
+
+    def _drain_and_write(self) -> set[str]:
+        buf, pending = self._buf, self._pending
+        n = len(buf)
+        if n:
+            popleft = buf.popleft
+            for _ in range(n):
+                t = popleft()
+                lst = pending.get(t.symbol)
+                if lst is None:
+                    pending[t.symbol] = lst = []
+                lst.append(t)
+            self._not_full.set()
+        written: set[str] = set()
+        for symbol in list(pending):
+            trades = pending[symbol]
+            if not trades:
+                continue
+            frame = trades_to_frame(trades)
+            result = self.store.append_ticks(symbol, frame)
+            now_ms = self._clock() * 1000.0
+            ev = np.fromiter((t.event_time for t in trades), dtype=float, count=len(trades))
+            pending[symbol] = []
+            self._stored += result.stored
+            self._duplicates += result.duplicates
+            self._per_symbol[symbol] += result.stored
+            self._lags.extend((now_ms - ev).tolist())
+            self._lag_last = float(now_ms - ev.max())
+            self._last_trade_time = max(self._last_trade_time, trades[-1].trade_time)
+            written.add(symbol)
+        if written:
+            self._rate.append((time.monotonic(), self._stored))
+            cutoff = time.monotonic() - _RATE_WINDOW_S
+            while len(self._rate) > 2 and self._rate[0][0] < cutoff:
+                self._rate.popleft()
+        return written
+
+    def _record_gaps(self) -> None:
+        while self._gaps:
+            gap = self._gaps[0]
+            self.store.record_gap(gap)
+            self._gaps.popleft()
+
+    def _maintain(self, symbols: set[str]) -> None:
+        for symbol in sorted(symbols):
+            try:
+                self.store.maintain(symbol)
+            except Exception as exc:  # noqa: BLE001 - maintenance is best effort; data is safe
+                self._last_error = f"maintenance {symbol}: {type(exc).__name__}: {exc}"
+                self.log.warning("maintenance of %s failed: %s", symbol, exc)

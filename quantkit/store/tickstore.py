@@ -1,0 +1,974 @@
+"""The tick store: a typed facade over one ArcticDB library.
+
+Layout inside the library (one ArcticDB symbol each):
+
+================================ ==========================================================
+ArcticDB symbol                  holds
+================================ ==========================================================
+``BTCUSDT``                      ticks (schema of :mod:`quantkit.schema`), appended in batches
+``_qk.candles.BTCUSDT.1m``       stored candles of one interval (imported candle files)
+``_qk.records.gaps``             small metadata tables (gaps, later alerts), see :meth:`TickStore.write_records`
+================================ ==========================================================
+
+Names starting with ``_qk.`` are reserved and hidden by :meth:`TickStore.symbols`.
+
+Concurrency (ArcticDB has no transactions and no locks on symbols):
+
+* **One writer per symbol.** Two processes appending to one symbol silently lose appends
+  (last writer wins). Threads of one process are serialised per symbol by the store. Different
+  symbols may be written by different processes.
+* Readers in any number of processes see a consistent prefix of the data, and new ticks within
+  the version reload interval (0.1 s by default, set when the first store of the process opens).
+* Maintenance (compaction and version pruning, :class:`MaintenancePolicy`) runs in the writer;
+  a reader racing it can hit ``KeyNotFound``/``NoDataFound``, which every read here retries.
+* Fork: do not use a store across ``fork()``; the child opens its own (``spawn`` is safest).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from types import TracebackType
+from typing import Any, Callable, Sequence, TypeVar
+
+import numpy as np
+import pandas as pd
+from arcticdb.exceptions import (
+    ArcticException,
+    KeyNotFoundException,
+    LmdbMapFullError,
+    NoDataFoundException,
+    NoSuchVersionException,
+)
+
+from quantkit.config import StoreConfig
+from quantkit.errors import SchemaError, StoreError, StoreFullError, SymbolNotFoundError
+from quantkit.schema import TICK_COLUMNS, empty_bars
+from quantkit.store._backend import DEFAULT_RELOAD_INTERVAL, Backend, SymbolState, get_backend
+from quantkit.store._bars import candle_bars, finish_bars, tick_bars_arctic
+from quantkit.store._frames import (
+    RESERVED_PREFIX,
+    TimeLike,
+    arctic_rule,
+    check_symbol,
+    normalise_interval,
+    to_utc,
+    validate_candles,
+    validate_ticks,
+)
+from quantkit.store.results import AppendResult, MaintenancePolicy, MaintenanceReport
+
+__all__ = ["CANDLE_PREFIX", "RECORDS_PREFIX", "SYMBOL_INFO", "TickStore"]
+
+log = logging.getLogger("quantkit.store")
+
+#: ArcticDB symbol prefix of stored candles: ``_qk.candles.<SYMBOL>.<interval>``.
+CANDLE_PREFIX = RESERVED_PREFIX + "candles."
+#: ArcticDB symbol prefix of record tables: ``_qk.records.<name>``.
+RECORDS_PREFIX = RESERVED_PREFIX + "records."
+
+#: Record table holding each tick symbol's market (``symbol``, ``market``).
+SYMBOL_INFO = "symbol_info"
+
+_RECORD_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_READ_RETRIES = 6
+_T = TypeVar("_T")
+
+
+class TickStore:
+    """Ticks, candles and small metadata tables in one ArcticDB library.
+
+    Args:
+        uri: ArcticDB URI (``lmdb:///path``, ``s3://host:bucket?...``); ``None`` uses ``config``,
+            else :meth:`quantkit.config.StoreConfig.from_env` (``QUANTKIT_ARCTIC_URI``, default
+            ``lmdb://~/.quantkit/arctic``).
+        library: ArcticDB library name (created when missing). Ignored when ``config`` is given.
+        config: a :class:`~quantkit.config.StoreConfig` (URI and library).
+        maintenance: the writer's compaction/pruning policy; ``None`` disables automatic
+            maintenance (call :meth:`maintain` yourself).
+        reload_interval: seconds a reader may serve a cached "latest version" before asking storage
+            again. Process-wide and fixed when the first store of the process opens.
+
+    One ``arcticdb.Arctic`` is cached per URI per process, so creating ``TickStore()`` in every
+    notebook cell is cheap and never opens an LMDB environment twice.
+
+    Concurrency: one writer process per symbol (see the module docstring); any number of readers.
+
+    Raises:
+        ConfigError: the URI or library name is malformed.
+        StoreError: the store cannot be opened.
+
+    Examples:
+        >>> store = TickStore("lmdb:///tmp/quantkit-doc")  # doctest: +SKIP
+        >>> from quantkit.schema import Trade, trades_to_frame
+        >>> t = Trade("BTCUSDT", 1, 61837.63, 0.02, 1236.75, 1723161255342, 1723161255343, True)
+        >>> store.append_ticks("BTCUSDT", trades_to_frame([t]))  # doctest: +SKIP
+        AppendResult(stored=1, duplicates=0, out_of_order=0, version=0)
+        >>> store.bars("BTCUSDT", "1m").columns.tolist()  # doctest: +SKIP
+        ['open', 'high', 'low', 'close', 'volume', 'quote_volume', 'vwap', 'trades', 'taker_buy_volume']
+    """
+
+    def __init__(
+        self,
+        uri: str | None = None,
+        *,
+        library: str = "quantkit",
+        config: StoreConfig | None = None,
+        maintenance: MaintenancePolicy | None = MaintenancePolicy(),
+        reload_interval: float = DEFAULT_RELOAD_INTERVAL,
+    ) -> None:
+        if config is None:
+            config = StoreConfig(uri=uri, library=library) if uri is not None else StoreConfig.from_env()
+            if uri is None and library != "quantkit":
+                config = StoreConfig(uri=config.uri, library=library)
+        elif uri is not None and uri != config.uri:
+            config = StoreConfig(uri=uri, library=config.library)
+        if not reload_interval >= 0:
+            raise ValueError(f"reload_interval={reload_interval!r}: must be >= 0 seconds")
+        self._config = config
+        self._maintenance = maintenance
+        self._closed = False
+        try:
+            self._backend: Backend = get_backend(config.uri, reload_interval=reload_interval)
+            self._lib = self._backend.library(config.library)
+        except ArcticException as exc:
+            from quantkit.store._uri import redact_uri
+
+            raise StoreError(f"cannot open store {redact_uri(config.uri)} library {config.library!r}: {exc}") from exc
+
+    @classmethod
+    def open(
+        cls,
+        uri: str | None = None,
+        *,
+        library: str = "quantkit",
+        config: StoreConfig | None = None,
+        maintenance: MaintenancePolicy | None = MaintenancePolicy(),
+        reload_interval: float = DEFAULT_RELOAD_INTERVAL,
+    ) -> "TickStore":
+        """Same as ``TickStore(...)``."""
+        return cls(uri, library=library, config=config, maintenance=maintenance, reload_interval=reload_interval)
+
+    # ------------------------------------------------------------------ properties, lifecycle
+
+    @property
+    def uri(self) -> str:
+        """The store URI with credentials redacted (safe to print and log)."""
+        return self._backend.redacted
+
+    @property
+    def library(self) -> str:
+        """The ArcticDB library name."""
+        return self._config.library
+
+    @property
+    def maintenance(self) -> MaintenancePolicy | None:
+        """The maintenance policy (``None``: manual :meth:`maintain` only)."""
+        return self._maintenance
+
+    @property
+    def raw_library(self) -> Any:
+        """The underlying ``arcticdb.Library``: an escape hatch that bypasses quantkit's checks."""
+        self._check_open()
+        return self._lib
+
+    def close(self) -> None:
+        """Stop using this store object. The process-wide ArcticDB handle stays open for other users."""
+        self._closed = True
+
+    def __enter__(self) -> "TickStore":
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"TickStore(uri={self.uri!r}, library={self.library!r})"
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError(f"{self!r} is closed")
+
+    # ------------------------------------------------------------------ low-level helpers
+
+    def _user_symbols(self) -> list[str]:
+        try:
+            names = self._lib.list_symbols()
+        except ArcticException:
+            return []
+        out = {n for n in names if not n.startswith(RESERVED_PREFIX)}
+        out |= {n[len(CANDLE_PREFIX) :].rsplit(".", 1)[0] for n in names if n.startswith(CANDLE_PREFIX)}
+        return sorted(out)
+
+    def _retry(self, symbol: str, asym: str, fn: Callable[[], _T]) -> _T:
+        """Run a read, retrying races with the writer's maintenance (KeyNotFound / NoDataFound)."""
+        self._check_open()
+        delay = 0.002
+        for attempt in range(_READ_RETRIES):
+            try:
+                return fn()
+            except (KeyNotFoundException, NoDataFoundException) as exc:
+                if isinstance(exc, NoSuchVersionException) and not self._lib.has_symbol(asym):
+                    raise SymbolNotFoundError(symbol, self._user_symbols()) from None
+                if attempt == _READ_RETRIES - 1:
+                    raise StoreError(f"{asym}: read failed after {_READ_RETRIES} attempts: {exc}") from exc
+                time.sleep(delay)
+                delay *= 3
+            except ArcticException as exc:
+                raise StoreError(f"{asym}: read failed: {exc}") from exc
+        raise AssertionError("unreachable")
+
+    def _write(self, asym: str, fn: Callable[[], _T]) -> _T:
+        """Run a write, mapping storage-full errors to :class:`StoreFullError`."""
+        self._check_open()
+        try:
+            return fn()
+        except LmdbMapFullError as exc:
+            raise StoreFullError(self.uri, f"{asym}: {exc}") from exc
+        except ArcticException as exc:
+            text = str(exc)
+            if "MDB_MAP_FULL" in text or "No space left" in text or "-30792" in text:
+                raise StoreFullError(self.uri, f"{asym}: {text}") from exc
+            raise StoreError(f"{asym}: write failed: {text}") from exc
+        except OSError as exc:
+            if getattr(exc, "errno", None) == 28:
+                raise StoreFullError(self.uri, f"{asym}: {exc}") from exc
+            raise
+
+    @staticmethod
+    def _range(start: TimeLike, end: TimeLike) -> tuple[pd.Timestamp | None, pd.Timestamp | None] | None:
+        s, e = to_utc(start, "start"), to_utc(end, "end")
+        if s is not None and e is not None and s > e:
+            raise ValueError(f"start={start!r} is after end={end!r}")
+        return None if s is None and e is None else (s, e)
+
+    @staticmethod
+    def _columns(columns: Sequence[str] | None) -> list[str] | None:
+        if columns is None:
+            return None
+        if isinstance(columns, str):
+            columns = [columns]
+        cols = list(columns)
+        bad = [c for c in cols if c not in TICK_COLUMNS]
+        if bad:
+            raise ValueError(f"columns {bad!r} are not tick columns; choose from {list(TICK_COLUMNS)}")
+        return cols
+
+    def _exists(self, asym: str) -> bool:
+        self._check_open()
+        try:
+            return bool(self._lib.has_symbol(asym))
+        except ArcticException as exc:
+            raise StoreError(f"{asym}: cannot check existence: {exc}") from exc
+
+    # ------------------------------------------------------------------ ticks: writes
+
+    def _load_state(self, sym: str, st: SymbolState) -> None:
+        """Fill the writer cache from the stored tail and head (first write of this process)."""
+        if st.loaded:
+            return
+        if self._exists(sym):
+            tail = self._retry(sym, sym, lambda: self._lib.tail(sym, 1, columns=["trade_id"]))
+            head = self._retry(sym, sym, lambda: self._lib.head(sym, 1, columns=["trade_id"]).data)
+            data = tail.data
+            st.last_version = int(tail.version)
+            if len(data):
+                st.last_id = int(data["trade_id"].iloc[-1])
+                st.last_time = int(data.index.asi8[-1])
+                st.first_id = int(head["trade_id"].iloc[0])
+        info = self.read_records(SYMBOL_INFO)
+        if len(info) and "symbol" in info.columns:
+            mine = info[info["symbol"] == sym]
+            if len(mine):
+                st.market = str(mine["market"].iloc[-1])
+        st.last_maintain = time.monotonic()
+        st.loaded = True
+
+    def _check_market(self, sym: str, st: SymbolState, market: str | None) -> None:
+        """Refuse ticks of another market than the symbol's recorded one; record it the first time."""
+        if market is None:
+            return
+        if market not in ("spot", "futures"):
+            raise ValueError(f"market={market!r}: expected 'spot' or 'futures'")
+        if st.market is None:
+            row = pd.DataFrame({"symbol": [sym], "market": [market]}, index=pd.DatetimeIndex([pd.Timestamp.now(tz="UTC")], name="time"))
+            self.write_records(SYMBOL_INFO, row)
+            st.market = market
+        elif st.market != market:
+            raise SchemaError(
+                f"{sym} holds {st.market} ticks; these are {market} ticks (different trade ids): "
+                f"store them under another symbol, e.g. {sym.split('@')[0]}_{'PERP' if market == 'futures' else 'SPOT'}"
+            )
+
+    @staticmethod
+    def _sorted_unique(df: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+        """``df`` sorted by trade id (stable) with repeated ids dropped (first kept), and the drop count."""
+        ids = df["trade_id"].to_numpy()
+        if len(ids) < 2 or bool(np.all(ids[1:] > ids[:-1])):
+            return df, 0
+        order = np.argsort(ids, kind="stable")
+        ids_sorted = ids[order]
+        keep = np.ones(len(ids), dtype=bool)
+        keep[1:] = ids_sorted[1:] != ids_sorted[:-1]
+        return df.iloc[order[keep]], int((~keep).sum())
+
+    def _append_new(self, sym: str, st: SymbolState, df: pd.DataFrame) -> AppendResult:
+        """Append rows whose ids are all above the watermark, keeping time order (caller holds the lock)."""
+        if df.empty:
+            return AppendResult(0, 0)
+        t = df.index.asi8
+        prev = np.maximum.accumulate(np.concatenate(([st.last_time], t[:-1])))
+        late = t < prev
+        n_late = int(late.sum())
+        if n_late:
+            df = df[~late]
+            log.warning("%s: %d ticks dropped: time earlier than an earlier trade id", sym, n_late)
+        if df.empty:
+            return AppendResult(0, 0, n_late)
+        if st.last_version is None and not self._exists(sym):
+            vi = self._write(sym, lambda: self._lib.write(sym, df))
+            st.first_id = int(df["trade_id"].iloc[0])
+        else:
+            vi = self._write(sym, lambda: self._lib.append(sym, df))
+            if st.first_id < 0:
+                st.first_id = int(df["trade_id"].iloc[0])
+        st.last_id = int(df["trade_id"].iloc[-1])
+        st.last_time = int(df.index.asi8[-1])
+        st.last_version = int(vi.version)
+        st.appends_since_maintain += 1
+        return AppendResult(len(df), 0, n_late, int(vi.version))
+
+    def append_ticks(self, symbol: str, frame: pd.DataFrame, *, market: str | None = None) -> AppendResult:
+        """Append a batch of ticks, skipping trade ids that are already stored.
+
+        The batch is sorted by trade id and deduplicated within itself; ids at or below the stored
+        high-watermark (the last stored trade id, read once from the stored tail and then cached
+        in this process) are counted as duplicates, so a replayed or overlapping batch, or a
+        restart, never stores a trade twice. Rows with a new id but a time earlier than an
+        earlier-id trade are dropped and counted as ``out_of_order`` (ArcticDB appends must not go
+        back in time, and id order = time order keeps the watermark valid). Time is never used
+        as a key: many trades share a millisecond.
+
+        Batch the ticks (e.g. every 0.25-1 s): each call writes one ArcticDB version (~3 ms plus
+        ~0.6 kB of version history). With the default :class:`MaintenancePolicy` the call
+        occasionally also runs :meth:`maintain` (tens of ms).
+
+        Concurrency: **one writer process per symbol**; threads of one process are serialised.
+
+        Args:
+            symbol: e.g. ``"BTCUSDT"`` (upper-cased; ``@stream`` suffix kept as is).
+            frame: tick frame (:mod:`quantkit.schema`): UTC-aware ``DatetimeIndex`` and columns
+                ``trade_id`` (int), ``price``, ``qty``, ``quote_qty`` (float), ``is_buyer_maker``
+                (bool). Extra columns (e.g. ``event_time``) are ignored.
+            market: ``"spot"`` or ``"futures"``, optional. Recorded with the symbol the first time;
+                ticks of the other market are refused afterwards (spot and futures trade ids of one
+                symbol are different sequences and must not share a store symbol).
+
+        Returns:
+            :class:`AppendResult` with rows stored, duplicates and out-of-order rows skipped.
+
+        Raises:
+            SchemaError: wrong columns or dtypes, naive index, non-positive prices, or ``market``
+                differs from the one recorded for the symbol...
+            StoreFullError: the store has no room (nothing was written).
+            StoreError: any other storage failure.
+            ValueError: bad symbol.
+
+        Examples:
+            >>> store.append_ticks("BTCUSDT", frame)  # doctest: +SKIP
+            AppendResult(stored=1000, duplicates=0, out_of_order=0, version=12)
+        """
+        sym = check_symbol(symbol)
+        df = validate_ticks(frame)
+        st = self._backend.state(self.library, sym)
+        with st.lock:
+            self._check_open()
+            self._load_state(sym, st)
+            self._check_market(sym, st, market)
+            df, dup_batch = self._sorted_unique(df)
+            ids = df["trade_id"].to_numpy()
+            new = ids > st.last_id
+            n_old = int(len(ids) - new.sum())
+            if n_old:
+                df = df[new]
+            result = AppendResult(0, dup_batch + n_old) + self._append_new(sym, st, df)
+            self._auto_maintain(sym, st)
+        return result
+
+    def insert_ticks(self, symbol: str, frame: pd.DataFrame, *, market: str | None = None) -> AppendResult:
+        """Store ticks anywhere in history (backfill, importing older files), skipping stored ids.
+
+        Rows above the stored high-watermark are appended as in :meth:`append_ticks`. Rows at or
+        below it are merged into the stored data: the stored ticks in their time range are read,
+        ids already there are counted as duplicates, and the range is rewritten with the union
+        (ArcticDB ``update``), sorted by time then trade id. Cost grows with the size of the
+        range, so use :meth:`append_ticks` for live data.
+
+        Concurrency: one writer per symbol, as for :meth:`append_ticks`.
+
+        Args:
+            symbol: the symbol.
+            frame: a tick frame (see :meth:`append_ticks`).
+            market: ``"spot"``/``"futures"``, checked as in :meth:`append_ticks`.
+
+        Returns:
+            :class:`AppendResult`.
+
+        Raises:
+            SchemaError, StoreFullError, StoreError, ValueError: as :meth:`append_ticks`.
+        """
+        sym = check_symbol(symbol)
+        df = validate_ticks(frame)
+        st = self._backend.state(self.library, sym)
+        with st.lock:
+            self._check_open()
+            self._load_state(sym, st)
+            self._check_market(sym, st, market)
+            df, dup_batch = self._sorted_unique(df)
+            ids = df["trade_id"].to_numpy()
+            above = ids > st.last_id
+            result = AppendResult(0, dup_batch)
+            if st.last_version is not None and not bool(above.all()):
+                result = result + self._merge_old(sym, st, df[~above])
+            result = result + self._append_new(sym, st, df[above])
+            self._auto_maintain(sym, st)
+        return result
+
+    def _merge_old(self, sym: str, st: SymbolState, old: pd.DataFrame) -> AppendResult:
+        t = old.index.asi8
+        t0, t1 = pd.Timestamp(int(t.min()), tz="UTC"), pd.Timestamp(int(t.max()), tz="UTC")
+        existing = self._retry(sym, sym, lambda: self._lib.read(sym, date_range=(t0, t1)).data)
+        known = np.isin(old["trade_id"].to_numpy(), existing["trade_id"].to_numpy())
+        fresh = old[~known]
+        dups = int(known.sum())
+        if fresh.empty:
+            return AppendResult(0, dups)
+        merged = pd.concat([existing, fresh])
+        order = np.lexsort((merged["trade_id"].to_numpy(), merged.index.asi8))
+        merged = merged.iloc[order]
+        vi = self._write(sym, lambda: self._lib.update(sym, merged, date_range=(t0, t1)))
+        st.last_version = int(vi.version)
+        st.first_id = min(st.first_id, int(fresh["trade_id"].iloc[0])) if st.first_id >= 0 else int(fresh["trade_id"].iloc[0])
+        st.appends_since_maintain += 1
+        return AppendResult(len(fresh), dups, 0, int(vi.version))
+
+    # ------------------------------------------------------------------ maintenance
+
+    def _auto_maintain(self, sym: str, st: SymbolState) -> None:
+        pol = self._maintenance
+        if pol is None or not pol.auto or st.appends_since_maintain == 0:
+            return
+        due = (pol.every_appends is not None and st.appends_since_maintain >= pol.every_appends) or (
+            pol.interval is not None and time.monotonic() - st.last_maintain >= pol.interval
+        )
+        if not due:
+            return
+        try:
+            self.maintain(sym)
+        except StoreError as exc:  # the data is stored; maintenance will be tried again later
+            st.last_maintain = time.monotonic()
+            st.appends_since_maintain = 0
+            log.warning("%s: maintenance failed, will retry later: %s", sym, exc)
+
+    def maintain(self, symbol: str) -> MaintenanceReport:
+        """Prune superseded versions, then compact the appended segments of a tick symbol.
+
+        See :class:`MaintenancePolicy` for why this order and what it costs. Called automatically
+        by the writer when a policy with ``auto=True`` is set; safe to call any time from the
+        symbol's writer process (never from another process while a writer is active).
+
+        Args:
+            symbol: the tick symbol.
+
+        Returns:
+            :class:`MaintenanceReport`.
+
+        Raises:
+            SymbolNotFoundError: no such tick symbol.
+            StoreError: storage failure.
+        """
+        sym = check_symbol(symbol)
+        st = self._backend.state(self.library, sym)
+        with st.lock:
+            t0 = time.perf_counter()
+            if not self._exists(sym):
+                raise SymbolNotFoundError(sym, self._user_symbols())
+            self._load_state(sym, st)
+            self._write(sym, lambda: self._lib.prune_previous_versions(sym))
+            vi = self._write(sym, lambda: self._lib.compact_data(sym))
+            compacted = st.last_version is None or int(vi.version) != st.last_version
+            st.last_version = int(vi.version)
+            st.appends_since_maintain = 0
+            st.last_maintain = time.monotonic()
+            report = MaintenanceReport(sym, compacted, True, self._segments(sym), time.perf_counter() - t0)
+        log.debug("maintained %s: %s", sym, report)
+        return report
+
+    def _segments(self, asym: str) -> int:
+        """Row slices of the latest version (uses ArcticDB's ``read_index``; -1 if unavailable)."""
+        try:
+            return int(len(self._lib._nvs.read_index(asym)))
+        except Exception:  # private API: never let it break maintenance
+            return -1
+
+    # ------------------------------------------------------------------ ticks: reads
+
+    def ticks(
+        self,
+        symbol: str,
+        start: TimeLike = None,
+        end: TimeLike = None,
+        *,
+        columns: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """Stored ticks of ``symbol`` with time in ``[start, end]`` (both inclusive).
+
+        Args:
+            symbol: the symbol.
+            start: first time (str, datetime, Timestamp; naive means UTC); ``None``: from the start.
+            end: last time, inclusive; ``None``: to the latest tick.
+            columns: subset of ``trade_id, price, qty, quote_qty, is_buyer_maker``; ``None``: all.
+
+        Returns:
+            Tick frame, UTC index ``time``, in time (and trade id) order.
+
+        Raises:
+            SymbolNotFoundError: no ticks for this symbol.
+            ValueError: bad symbol, time or column name.
+
+        Examples:
+            >>> store.ticks("BTCUSDT", "2024-08-08 23:55", "2024-08-08 23:56", columns=["price"])  # doctest: +SKIP
+        """
+        sym = check_symbol(symbol)
+        cols = self._columns(columns)
+        rng = self._range(start, end)
+        return self._retry(sym, sym, lambda: self._lib.read(sym, date_range=rng, columns=cols).data)
+
+    def tail(self, symbol: str, n: int = 1000, *, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """The last ``n`` ticks of ``symbol`` (fewer if the symbol holds fewer).
+
+        Raises:
+            SymbolNotFoundError: no ticks for this symbol.
+            ValueError: ``n`` < 0 or bad symbol/columns.
+        """
+        sym = check_symbol(symbol)
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+            raise ValueError(f"n={n!r}: must be an integer >= 0")
+        cols = self._columns(columns)
+        return self._retry(sym, sym, lambda: self._lib.tail(sym, int(n), columns=cols).data)
+
+    def last_trade_id(self, symbol: str) -> int | None:
+        """The highest stored trade id of ``symbol`` (``None`` if the symbol has no ticks)."""
+        sym = check_symbol(symbol)
+        if not self._exists(sym):
+            return None
+        data = self._retry(sym, sym, lambda: self._lib.tail(sym, 1, columns=["trade_id"]).data)
+        return int(data["trade_id"].iloc[-1]) if len(data) else None
+
+    def has_symbol(self, symbol: str) -> bool:
+        """Whether ``symbol`` has ticks or candles in the store."""
+        sym = check_symbol(symbol)
+        return self._exists(sym) or bool(self._candle_intervals(sym))
+
+    def bars(self, symbol: str, freq: str = "1m", start: TimeLike = None, end: TimeLike = None) -> pd.DataFrame:
+        """OHLCV bars of ``symbol``: open, high, low, close, volume, quote_volume, vwap, trades, taker_buy_volume.
+
+        Bars are left-closed and labelled by their open time, aligned to the epoch (``1h`` bars start on
+        the hour, ``1d`` at 00:00 UTC). **Intervals without trades produce no bar** (no NaN rows).
+
+        * Tick symbols: computed inside ArcticDB (``QueryBuilder.resample``; 2-4x faster than reading the
+          ticks into pandas, see ``benchmarks/store.py``). ``vwap = quote_volume / volume``;
+          ``taker_buy_volume`` = qty of trades whose ``is_buyer_maker`` is False.
+        * Candle-only symbols: resampled up from the coarsest stored candle interval that divides
+          ``freq``. Without quote volume (e.g. Bybit files) ``quote_volume`` is NaN and ``vwap`` is the
+          volume-weighted typical price ``(high + low + close) / 3`` of the source candles; ``trades``
+          is -1 and ``taker_buy_volume`` NaN when unknown.
+
+        Args:
+            symbol: the symbol.
+            freq: bar length: ``"1s"``, ``"1m"``, ``"5m"``, ``"15m"``, ``"1h"``, ``"4h"``, ``"1d"`` (or
+                pandas spellings such as ``"5min"``).
+            start: first bar: rounded **down** to a bar boundary so the first bar is complete.
+            end: last tick time included (inclusive); the last bar may still be forming.
+
+        Returns:
+            Bar frame (:data:`quantkit.schema.BAR_COLUMNS`), UTC index ``time``.
+
+        Raises:
+            SymbolNotFoundError: neither ticks nor candles for this symbol.
+            ValueError: bad ``freq`` (or finer than / not a multiple of the stored candles), bad times.
+
+        Examples:
+            >>> store.bars("BTCUSDT", "5m", start="2024-08-08 23:55")  # doctest: +SKIP
+        """
+        sym = check_symbol(symbol)
+        _label, td = normalise_interval(freq)
+        rng = self._range(start, end)
+        if rng is not None and rng[0] is not None:
+            s = rng[0]
+            rng = (pd.Timestamp(s.value - s.value % td.value, tz="UTC"), rng[1])
+        rule = arctic_rule(td)
+        try:
+            return self._retry(sym, sym, lambda: tick_bars_arctic(self._lib, sym, rule, rng))
+        except SymbolNotFoundError:
+            intervals = self._candle_intervals(sym)
+            if not intervals:
+                raise
+        return self._candle_bars(sym, freq, td, intervals, rng)
+
+    # ------------------------------------------------------------------ candles
+
+    def _candle_intervals(self, sym: str) -> dict[str, pd.Timedelta]:
+        """Stored candle intervals of ``sym``: label -> length, finest first."""
+        self._check_open()
+        prefix = f"{CANDLE_PREFIX}{sym}."
+        try:
+            names = self._lib.list_symbols(regex="^" + re.escape(prefix))
+        except ArcticException as exc:
+            raise StoreError(f"cannot list candle symbols: {exc}") from exc
+        out: dict[str, pd.Timedelta] = {}
+        for n in names:
+            label = n[len(prefix) :]
+            try:
+                out[label] = normalise_interval(label)[1]
+            except ValueError:
+                continue
+        return dict(sorted(out.items(), key=lambda kv: kv[1]))
+
+    def _candle_bars(
+        self,
+        sym: str,
+        freq: str,
+        td: pd.Timedelta,
+        intervals: dict[str, pd.Timedelta],
+        rng: tuple[pd.Timestamp | None, pd.Timestamp | None] | None,
+    ) -> pd.DataFrame:
+        usable = [label for label, size in intervals.items() if td.value % size.value == 0]
+        if not usable:
+            raise ValueError(
+                f"freq {freq!r}: {sym} has candles of {', '.join(intervals)} only; "
+                "bars must be a whole multiple of a stored interval"
+            )
+        label = usable[-1]  # coarsest that divides freq: fewest rows to read
+        asym = f"{CANDLE_PREFIX}{sym}.{label}"
+        candles = self._retry(sym, asym, lambda: self._lib.read(asym, date_range=rng).data)
+        if td == intervals[label]:
+            raw = candles.copy()
+            with np.errstate(invalid="ignore", divide="ignore"):
+                tp = (raw["high"] + raw["low"] + raw["close"]) / 3.0
+                raw["vwap"] = np.where(
+                    raw["quote_volume"].notna() & (raw["volume"] > 0), raw["quote_volume"] / raw["volume"], tp
+                )
+            return finish_bars(raw) if len(raw) else empty_bars()
+        return candle_bars(candles, int(td.value))
+
+    def write_candles(self, symbol: str, interval: str, frame: pd.DataFrame) -> AppendResult:
+        """Store candles of one interval, merging with what is stored (later writes win).
+
+        Rows whose open time is already stored with identical values are duplicates; new open times
+        are added; stored rows with different values are replaced (e.g. a candle that was still open
+        when an earlier file was downloaded). Importing the same file twice stores nothing.
+
+        Concurrency: one writer per (symbol, interval).
+
+        Args:
+            symbol: the symbol (may also have ticks; bars prefer ticks).
+            interval: candle length, e.g. ``"1m"``, ``"5m"``, ``"1h"``.
+            frame: UTC index = candle open time; float columns ``open, high, low, close, volume``;
+                optional ``quote_volume``, ``taker_buy_volume`` (float, NaN = unknown), ``trades`` (int,
+                -1 = unknown).
+
+        Returns:
+            :class:`AppendResult` (``stored`` = new or changed rows).
+
+        Raises:
+            SchemaError: the frame does not fit the candle schema.
+            ValueError: bad symbol or interval.
+            StoreFullError, StoreError: storage failures.
+        """
+        sym = check_symbol(symbol)
+        label, _td = normalise_interval(interval)
+        df = validate_candles(frame)
+        asym = f"{CANDLE_PREFIX}{sym}.{label}"
+        st = self._backend.state(self.library, asym)
+        with st.lock:
+            if df.empty:
+                return AppendResult(0, 0)
+            if not self._exists(asym):
+                vi = self._write(asym, lambda: self._lib.write(asym, df))
+                return AppendResult(len(df), 0, 0, int(vi.version))
+            t0, t1 = df.index[0], df.index[-1]
+            existing = self._retry(sym, asym, lambda: self._lib.read(asym, date_range=(t0, t1)).data)
+            common = df.index.intersection(existing.index)
+            same = np.zeros(len(df), dtype=bool)
+            if len(common):
+                pos = df.index.get_indexer(common)
+                a = df.loc[common].to_numpy(dtype=np.float64)
+                b = existing.loc[common, list(df.columns)].to_numpy(dtype=np.float64)
+                eq = ((a == b) | (np.isnan(a) & np.isnan(b))).all(axis=1)
+                same[pos[eq]] = True
+            changed = df[~same]
+            dups = int(same.sum())
+            if changed.empty:
+                return AppendResult(0, dups)
+            last = self._retry(sym, asym, lambda: self._lib.tail(asym, 1).data)
+            if len(last) and changed.index[0] > last.index[-1]:
+                vi = self._write(asym, lambda: self._lib.append(asym, changed))
+            else:
+                keep_old = existing[~existing.index.isin(df.index)]
+                merged = pd.concat([keep_old, df]).sort_index(kind="stable")
+                vi = self._write(
+                    asym, lambda: self._lib.update(asym, merged, date_range=(t0, t1), prune_previous_versions=True)
+                )
+            return AppendResult(len(changed), dups, 0, int(vi.version))
+
+    def candles(
+        self, symbol: str, interval: str | None = None, start: TimeLike = None, end: TimeLike = None
+    ) -> pd.DataFrame:
+        """Stored candles of ``symbol`` (open time in ``[start, end]``).
+
+        Args:
+            symbol: the symbol.
+            interval: stored interval (``"1m"``...); ``None``: the finest stored one.
+            start: first open time (inclusive); ``None``: from the start.
+            end: last open time (inclusive); ``None``: to the end.
+
+        Returns:
+            Frame with columns ``open, high, low, close, volume, quote_volume, trades,
+            taker_buy_volume`` (unknown: NaN / -1), UTC index ``time``.
+
+        Raises:
+            SymbolNotFoundError: no candles (of that interval) for the symbol.
+        """
+        sym = check_symbol(symbol)
+        rng = self._range(start, end)
+        intervals = self._candle_intervals(sym)
+        if interval is None:
+            if not intervals:
+                raise SymbolNotFoundError(sym, self._user_symbols())
+            label = next(iter(intervals))
+        else:
+            label = normalise_interval(interval)[0]
+        asym = f"{CANDLE_PREFIX}{sym}.{label}"
+        return self._retry(sym, asym, lambda: self._lib.read(asym, date_range=rng).data)
+
+    # ------------------------------------------------------------------ catalogue
+
+    def symbols(self) -> pd.DataFrame:
+        """What the store holds, one row per (symbol, kind, interval).
+
+        Returns:
+            DataFrame with columns ``symbol`` (str), ``kind`` (``"ticks"`` or ``"candles"``),
+            ``interval`` (candle interval, ``None`` for ticks), ``market`` (``"spot"``/``"futures"`` when
+            recorded for a tick symbol, else ``None``), ``first``, ``last`` (UTC times of the
+            first/last row), ``count`` (rows). Reserved ``_qk.`` tables (records) are not listed.
+
+        Examples:
+            >>> store.symbols()  # doctest: +SKIP
+                symbol     kind interval                            first                             last  count
+            0  BTCUSDT    ticks     None 2024-08-08 23:54:15.342000+00:00 2024-08-09 00:05:05.800000+00:00  19904
+        """
+        self._check_open()
+        try:
+            names = sorted(self._lib.list_symbols())
+        except ArcticException as exc:
+            raise StoreError(f"cannot list symbols: {exc}") from exc
+        entries: list[tuple[str, str, str | None, str]] = []
+        for n in names:
+            if not n.startswith(RESERVED_PREFIX):
+                entries.append((n, "ticks", None, n))
+            elif n.startswith(CANDLE_PREFIX):
+                sym, _, label = n[len(CANDLE_PREFIX) :].rpartition(".")
+                entries.append((sym, "candles", label, n))
+        rows: list[dict[str, Any]] = []
+        if entries:
+            descs = self._lib.get_description_batch([e[3] for e in entries])
+            for (sym, kind, label, _asym), d in zip(entries, descs):
+                if not hasattr(d, "row_count"):  # DataError: deleted meanwhile
+                    continue
+                first, last = d.date_range
+                rows.append(
+                    {"symbol": sym, "kind": kind, "interval": label, "first": first, "last": last, "count": int(d.row_count)}
+                )
+        markets: dict[str, str] = {}
+        info = self.read_records(SYMBOL_INFO)
+        if len(info) and "symbol" in info.columns:
+            markets = dict(zip(info["symbol"], info["market"]))
+        for row in rows:
+            row["market"] = markets.get(row["symbol"]) if row["kind"] == "ticks" else None
+        out = pd.DataFrame(rows, columns=["symbol", "kind", "interval", "market", "first", "last", "count"])
+        for c in ("first", "last"):
+            out[c] = pd.to_datetime(out[c], utc=True)
+        out["count"] = out["count"].astype("int64")
+        return out.sort_values(["symbol", "kind", "interval"], kind="stable", na_position="first").reset_index(drop=True)
+
+    def delete_symbol(self, symbol: str, *, candles: bool = True) -> None:
+        """Delete the ticks (and, by default, the candles) of ``symbol``. Irreversible.
+
+        Concurrency: only from the symbol's writer process, with no writer active elsewhere.
+        """
+        sym = check_symbol(symbol)
+        targets = [sym] + ([f"{CANDLE_PREFIX}{sym}.{lab}" for lab in self._candle_intervals(sym)] if candles else [])
+        for asym in targets:
+            st = self._backend.state(self.library, asym)
+            with st.lock:
+                self._write(asym, lambda: self._lib.delete(asym))
+            self._backend.forget(self.library, asym)
+
+    # ------------------------------------------------------------------ records (gaps, alerts, ...)
+
+    @staticmethod
+    def _record_symbol(name: str) -> str:
+        if not isinstance(name, str) or not _RECORD_NAME_RE.match(name):
+            raise ValueError(f"record table name {name!r}: use lower-case letters, digits and '_' (e.g. 'gaps')")
+        return RECORDS_PREFIX + name
+
+    def write_records(self, name: str, frame: pd.DataFrame) -> AppendResult:
+        """Add rows to a small metadata table (gaps, alerts...) stored as ``_qk.records.<name>``.
+
+        Rows are kept in index (time) order; rows earlier than the stored ones or with new columns
+        trigger a rewrite of the table, so keep these tables small (thousands of rows).
+
+        Concurrency: one writer per table.
+
+        Args:
+            name: table name, lower-case (``"gaps"``, ``"alerts"``).
+            frame: UTC-aware ``DatetimeIndex``; columns of numbers, bools, strings or UTC datetimes.
+
+        Returns:
+            :class:`AppendResult` (``stored`` = rows added).
+
+        Raises:
+            SchemaError: naive or non-datetime index.
+            ValueError: bad name.
+        """
+        asym = self._record_symbol(name)
+        if not isinstance(frame, pd.DataFrame):
+            raise SchemaError(f"records must be a pandas DataFrame, got {type(frame).__name__}")
+        idx = frame.index
+        if not isinstance(idx, pd.DatetimeIndex) or idx.tz is None:
+            raise SchemaError("record frames need a UTC-aware DatetimeIndex")
+        df = frame.copy()
+        df.index = idx.tz_convert("UTC").as_unit("ns").rename(idx.name or "time")
+        df = df.sort_index(kind="stable")
+        if df.empty:
+            return AppendResult(0, 0)
+        st = self._backend.state(self.library, asym)
+        with st.lock:
+            if not self._exists(asym):
+                vi = self._write(asym, lambda: self._lib.write(asym, df))
+                return AppendResult(len(df), 0, 0, int(vi.version))
+            last = self._retry(asym, asym, lambda: self._lib.tail(asym, 1).data)
+            same_schema = list(last.columns) == list(df.columns) and all(
+                last[c].dtype == df[c].dtype for c in df.columns
+            )
+            if same_schema and (last.empty or df.index[0] >= last.index[-1]):
+                try:
+                    vi = self._write(asym, lambda: self._lib.append(asym, df, prune_previous_versions=True))
+                    return AppendResult(len(df), 0, 0, int(vi.version))
+                except StoreFullError:
+                    raise
+                except StoreError:
+                    pass  # schema detail differs: fall back to a rewrite
+            old = self._retry(asym, asym, lambda: self._lib.read(asym).data)
+            merged = pd.concat([old, df]).sort_index(kind="stable")
+            vi = self._write(asym, lambda: self._lib.write(asym, merged, prune_previous_versions=True))
+            return AppendResult(len(df), 0, 0, int(vi.version))
+
+    def read_records(self, name: str, start: TimeLike = None, end: TimeLike = None) -> pd.DataFrame:
+        """Rows of a metadata table with index time in ``[start, end]``; an empty frame if the table is missing."""
+        asym = self._record_symbol(name)
+        rng = self._range(start, end)
+        if not self._exists(asym):
+            return pd.DataFrame(index=pd.DatetimeIndex([], dtype="datetime64[ns, UTC]", name="time"))
+        return self._retry(asym, asym, lambda: self._lib.read(asym, date_range=rng).data)
+
+    def record_gap(
+        self,
+        symbol: Any,
+        from_id: int | None = None,
+        to_id: int | None = None,
+        *,
+        first_missing_time: TimeLike | int = None,
+        detected_at: TimeLike | int = None,
+    ) -> None:
+        """Record a gap in a symbol's trade ids (``from_id..to_id`` inclusive are missing).
+
+        Accepts either the fields or one gap-like object with attributes ``symbol, from_id, to_id``
+        and optionally ``first_missing_time`` and ``detected_at`` (e.g. ``quantkit.feed.gaps.Gap``).
+        Integer times are epoch milliseconds.
+
+        Args:
+            symbol: the symbol, or a gap-like object.
+            from_id: first missing trade id.
+            to_id: last missing trade id (>= ``from_id``).
+            first_missing_time: time of the first missing trade, if known.
+            detected_at: when the gap was noticed; ``None``: now.
+
+        Raises:
+            ValueError: missing or inconsistent ids, bad symbol.
+        """
+        if not isinstance(symbol, str):
+            gap = symbol
+            symbol = gap.symbol
+            from_id = gap.from_id
+            to_id = gap.to_id
+            first_missing_time = getattr(gap, "first_missing_time", first_missing_time)
+            detected_at = getattr(gap, "detected_at", detected_at)
+        sym = check_symbol(symbol)
+        if from_id is None or to_id is None or int(to_id) < int(from_id):
+            raise ValueError(f"gap ids from_id={from_id!r} to_id={to_id!r}: need from_id <= to_id")
+
+        def _time(v: Any, name: str) -> pd.Timestamp | None:
+            if v is None:
+                return None
+            if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+                return pd.Timestamp(int(v), unit="ms", tz="UTC")
+            return to_utc(v, name)
+
+        det = _time(detected_at, "detected_at") or pd.Timestamp.now(tz="UTC")
+        fmt = _time(first_missing_time, "first_missing_time")
+        row = pd.DataFrame(
+            {
+                "symbol": [sym],
+                "from_id": np.array([int(from_id)], dtype=np.int64),
+                "to_id": np.array([int(to_id)], dtype=np.int64),
+                "missing": np.array([int(to_id) - int(from_id) + 1], dtype=np.int64),
+                "first_missing_ms": np.array([-1 if fmt is None else fmt.value // 1_000_000], dtype=np.int64),
+            },
+            index=pd.DatetimeIndex([det], name="detected_at").as_unit("ns"),
+        )
+        self.write_records("gaps", row)
+
+    def gaps(self, symbol: str | None = None) -> pd.DataFrame:
+        """Recorded gaps, oldest first.
+
+        Returns:
+            DataFrame indexed by ``detected_at`` (UTC) with columns ``symbol``, ``from_id``, ``to_id``,
+            ``missing`` (count of missing ids) and ``first_missing_time`` (UTC, NaT if unknown).
+        """
+        sym = check_symbol(symbol) if symbol is not None else None
+        raw = self.read_records("gaps")
+        if raw.empty or "symbol" not in raw.columns:
+            idx = pd.DatetimeIndex([], dtype="datetime64[ns, UTC]", name="detected_at")
+            return pd.DataFrame(
+                {
+                    "symbol": pd.Series([], dtype=object),
+                    "from_id": pd.Series([], dtype="int64"),
+                    "to_id": pd.Series([], dtype="int64"),
+                    "missing": pd.Series([], dtype="int64"),
+                    "first_missing_time": pd.Series([], dtype="datetime64[ns, UTC]"),
+                },
+                index=idx,
+            )
+        ms = raw["first_missing_ms"]
+        out = raw[["symbol", "from_id", "to_id", "missing"]].copy()
+        out["first_missing_time"] = pd.to_datetime(ms.where(ms >= 0), unit="ms", utc=True)
+        out.index = out.index.rename("detected_at")
+        if sym is not None:
+            out = out[out["symbol"] == sym]
+        return out
+
