@@ -12,6 +12,10 @@ Run:  python benchmarks/analytics.py [--quick]
 
 Times are wall-clock on the machine it runs on (best of a few repeats for the
 fast paths, one run for the slow references); nothing is hard-coded.
+
+``--blas-threads N`` sets OPENBLAS_NUM_THREADS / OMP_NUM_THREADS before numpy loads.
+On a shared 2-core machine OpenBLAS' spinning worker threads can make small BLAS calls
+(even a 1-D ``a @ b``) 10-1000x slower under contention; 1 thread avoids that.
 """
 
 from __future__ import annotations
@@ -20,16 +24,30 @@ import argparse
 import math
 import os
 import platform
-import statistics
 import sys
 import time
 import warnings
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 
-import quantkit.analytics as qa
+def _preparse_blas_threads(argv: list[str]) -> str | None:
+    for i, a in enumerate(argv):
+        if a == "--blas-threads" and i + 1 < len(argv):
+            return argv[i + 1]
+        if a.startswith("--blas-threads="):
+            return a.split("=", 1)[1]
+    return None
+
+
+_BLAS = _preparse_blas_threads(sys.argv[1:])
+if _BLAS:
+    os.environ["OPENBLAS_NUM_THREADS"] = _BLAS
+    os.environ["OMP_NUM_THREADS"] = _BLAS
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+import quantkit.analytics as qa  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 CLOSES = "bybit_linear_klines_2025-04_2025-07_crypto_backtester/derived/close_1m_aligned.csv.gz"
@@ -202,6 +220,7 @@ def bench_scanner(rows: list[tuple[str, str, str]]) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="smaller sizes (smoke run)")
+    ap.add_argument("--blas-threads", default=None, help="OpenBLAS/OpenMP threads (set before numpy loads)")
     args = ap.parse_args(argv)
     big = 100_000 if args.quick else 1_000_000
     loop_n = 2_000 if args.quick else 20_000
@@ -211,7 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     bench_streaming(50_000 if args.quick else 200_000, rows)
     bench_scanner(rows)
     print(f"# quantkit.analytics benchmarks ({platform.python_version()}, numpy {np.__version__}, "
-          f"pandas {pd.__version__}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f})")
+          f"pandas {pd.__version__}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, "
+          f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')})")
     w0 = max(len(r[0]) for r in rows)
     w1 = max(len(r[1]) for r in rows)
     print(f"| {'benchmark':<{w0}} | {'time':>{w1}} | notes |")

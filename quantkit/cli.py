@@ -107,8 +107,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
         src = _make_source(source, speed=args.speed, seed=args.seed, loop=args.loop, rate=args.rate)
         symbols = _symbols(args.symbols, getattr(src, "symbols", SYNTHETIC_SYMBOLS))
-        exchange = LocalExchange(src, host="127.0.0.1", port=args.port).start()  # type: ignore[arg-type]
-        feed = FeedConfig.for_source("local", symbols, local_url=exchange.url, market=getattr(src, "market", "spot"))
+        market = getattr(src, "market", "spot")
+        FeedConfig.for_source("local", symbols, market=market)  # validate before starting anything
+        exchange = LocalExchange(src, host="127.0.0.1", port=args.port).start()
+        feed = FeedConfig.for_source("local", symbols, local_url=exchange.url, market=market)
     ingest_cfg = IngestConfig.from_env()
     ingestor = Ingestor(feed, store_cfg, config=ingest_cfg).start()
     stop = threading.Event()
@@ -220,7 +222,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         while not stop.wait(0.5):
             for child in children:
                 if child.poll() is not None:
-                    raise QuantkitError(f"{' '.join(child.args[:4])} exited with code {child.returncode}")  # type: ignore[index]
+                    what = " ".join(str(a) for a in list(child.args)[:4])  # type: ignore[arg-type]
+                    raise QuantkitError(f"{what} exited with code {child.returncode}")
     except KeyboardInterrupt:
         return 130
     finally:

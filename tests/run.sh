@@ -33,4 +33,6 @@ fi
 .venv/bin/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (quantkit)" >/dev/null
 
 export PYTHONHASHSEED=0
+# One BLAS thread per process: on 2 shared cores, threaded BLAS on small arrays is far slower under contention.
+export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}" OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" MKL_NUM_THREADS="${MKL_NUM_THREADS:-1}"
 exec .venv/bin/python -m pytest "$@"

@@ -11,9 +11,13 @@ in this process, another notebook or another process (``quantkit up``):
 
 A pair bar is emitted once **both** legs' bars for that open time are final
 (inner alignment: an open time where one leg did not trade is skipped, as
-``align_pair(how="inner")`` does). A leg that stops trading is closed by time:
-its open bar is final once the other leg's newest tick is ``grace_s`` past
-its end. Rows are float64 arrays with the columns :data:`PAIR_FIELDS`.
+``align_pair(how="inner")`` does). A leg's bar is final when a later tick of
+that leg arrives; a leg that stops trading is closed by time: once no new tick
+of it was read for ``grace_s`` seconds of wall-clock time, its open bar is
+final if the other leg's newest tick is past the bar's end. (Wall-clock, not
+exchange time: the ingest writes the legs one after the other, and at replay
+speeds the exchange clock runs many times faster than the flushes.)
+Rows are float64 arrays with the columns :data:`PAIR_FIELDS`.
 """
 
 from __future__ import annotations
@@ -66,7 +70,10 @@ class PairSource:
         x: hedge leg symbol.
         bar: bar size, e.g. ``"1s"``, ``"1m"``, ``"5m"``.
         history_bars: stored bars to seed with (default 20,000).
-        grace_s: a leg's open bar is final once the other leg is this many seconds past its end (default 2.0).
+        grace_s: wall-clock seconds without new ticks of a leg after which its open bar is final
+            (if the other leg is past its end) (default 2.0).
+        stale_leg_s: at seeding, a leg whose newest tick is this many exchange seconds behind the
+            other leg's is treated as idle (its open bar is taken as final) (default 60).
         min_quote_volume: skip pair bars where either leg traded less than this, quote
             currency (default 0: keep every bar).
         clock: wall clock, seconds since the epoch (tests may inject one).
@@ -89,6 +96,7 @@ class PairSource:
         history_bars: int = 20_000,
         grace_s: float = 2.0,
         min_quote_volume: float = 0.0,
+        stale_leg_s: float = 60.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if not y or not x or y == x:
@@ -104,11 +112,13 @@ class PairSource:
         self.bar = bar
         self.freq_ms = bar_ms(bar)
         self.history_bars = int(history_bars)
-        self.grace_ms = int(float(grace_s) * 1000)
+        self.grace_s = float(grace_s)
+        self.stale_leg_ms = int(float(stale_leg_s) * 1000)
         self.min_quote_volume = float(min_quote_volume)
         self._clock = clock
         self.builders = {y: BarBuilder(self.freq_ms), x: BarBuilder(self.freq_ms)}
         self._pending: dict[str, dict[int, np.ndarray]] = {y: {}, x: {}}
+        self._fresh_at: dict[str, float] = {y: clock(), x: clock()}
         self.ticks_read = 0
         self.new_ticks = 0
         self.filtered = 0
@@ -150,7 +160,7 @@ class PairSource:
             return np.empty((0, len(PAIR_FIELDS)))
         f = self.freq_ms
         hi = max(v[0] for v in lasts.values())  # type: ignore[index]
-        floor_all = ((hi - self.grace_ms) // f) * f
+        floor_all = ((hi - max(self.stale_leg_ms, 10 * f)) // f) * f
         cutoff = max(min((v[0] // f) * f for v in lasts.values()), floor_all)  # type: ignore[index]
         start = pd.Timestamp(cutoff - self.history_bars * f, unit="ms", tz="UTC")
         end = pd.Timestamp(cutoff, unit="ms", tz="UTC")
@@ -170,6 +180,8 @@ class PairSource:
                 ticks = self.store.ticks(s, start=end)
                 self._fold(s, ticks)
         self.seeded = True
+        now = self._clock()
+        self._fresh_at = {s: now for s in self._fresh_at}
         out = self._emit()
         log.info("seeded %s %s: %d pair bars", self.pair, self.bar, len(out))
         return out
@@ -180,8 +192,11 @@ class PairSource:
             return
         b = self.builders[symbol]
         arrs = _tick_arrays(ticks)
+        seen = b.ticks
         closed = b.add(*arrs)
-        n = len(ticks)
+        n = b.ticks - seen
+        if n:
+            self._fresh_at[symbol] = self._clock()
         self.ticks_read += n
         self.new_ticks += n
         pend = self._pending[symbol]
@@ -204,11 +219,13 @@ class PairSource:
         return self._emit()
 
     def _emit(self) -> np.ndarray:
-        hi = self.last_tick_ms
-        if hi >= 0 and self.grace_ms >= 0:
-            for s, b in self.builders.items():
-                for r in b.close_until(hi - self.grace_ms):
-                    self._pending[s][int(r[0])] = r
+        now = self._clock()
+        for s, b in self.builders.items():
+            if now - self._fresh_at[s] >= self.grace_s:
+                other = max(o.last_time_ms for k, o in self.builders.items() if k != s)
+                if other >= 0:
+                    for r in b.close_until(other):
+                        self._pending[s][int(r[0])] = r
         w = min(b.final_ms for b in self.builders.values())
         py, px = self._pending[self.y], self._pending[self.x]
         ready = sorted(k for k in py if k < w)

@@ -75,7 +75,7 @@ def _rfactor(a: np.ndarray, method: str) -> np.ndarray:
         norms = np.sqrt(np.einsum("ij,ij->j", a, a))
         norms[norms == 0.0] = 1.0
         s = a / norms
-        g = s.T @ s
+        g = np.dot(s.T, s)
         try:
             lo = np.linalg.cholesky(g)
         except np.linalg.LinAlgError:

@@ -87,23 +87,23 @@ def _coint_regression(ya: np.ndarray, xa: np.ndarray, trend: str) -> tuple[float
     if trend == "c":
         xm, ym = xa.mean(), ya.mean()
         xc, yc = xa - xm, ya - ym
-        beta = float(xc @ yc) / float(xc @ xc)
+        beta = float(np.dot(xc, yc)) / float(np.dot(xc, xc))
         alpha = float(ym - beta * xm)
         resid = yc - beta * xc
-        r2 = 1.0 - float(resid @ resid) / float(yc @ yc)
+        r2 = 1.0 - float(np.dot(resid, resid)) / float(np.dot(yc, yc))
         return alpha, beta, resid, r2
     if trend == "n":
-        beta = float(xa @ ya) / float(xa @ xa)
+        beta = float(np.dot(xa, ya)) / float(np.dot(xa, xa))
         resid = ya - beta * xa
-        r2 = 1.0 - float(resid @ resid) / float(ya @ ya)
+        r2 = 1.0 - float(np.dot(resid, resid)) / float(np.dot(ya, ya))
         return 0.0, beta, resid, r2
     t = np.arange(1, n + 1, dtype=np.float64)
     cols = [xa, np.ones(n), t] + ([t * t] if trend == "ctt" else [])
     design = np.column_stack(cols)
     coef, *_ = np.linalg.lstsq(design, ya, rcond=None)
-    resid = ya - design @ coef
+    resid = ya - np.dot(design, coef)
     yc = ya - ya.mean()
-    r2 = 1.0 - float(resid @ resid) / float(yc @ yc)
+    r2 = 1.0 - float(np.dot(resid, resid)) / float(np.dot(yc, yc))
     return float(coef[1]), float(coef[0]), resid, r2
 
 
@@ -242,14 +242,14 @@ def _detrend(a: np.ndarray, order: int) -> np.ndarray:
         return a
     v = np.vander(np.linspace(-1.0, 1.0, len(a)), order + 1)
     coef, *_ = np.linalg.lstsq(v, a, rcond=None)
-    return a - v @ coef
+    return a - np.dot(v, coef)
 
 
 def _resid(a: np.ndarray, z: np.ndarray) -> np.ndarray:
     if z.size == 0:
         return a
     coef, *_ = np.linalg.lstsq(z, a, rcond=None)
-    return a - z @ coef
+    return a - np.dot(z, coef)
 
 
 def _as_matrix(data: Any, log: bool) -> tuple[np.ndarray, tuple[str, ...]]:
@@ -324,11 +324,11 @@ def johansen(data: Any, *, det_order: int = 0, k_ar_diff: int = 1, log: bool = F
     lx = endog[: endog.shape[0] - k][1:]
     rkt = _resid(_detrend(lx, f), z)
     t = rkt.shape[0]
-    skk = rkt.T @ rkt / t
-    sk0 = rkt.T @ r0t / t
-    s00 = r0t.T @ r0t / t
+    skk = np.dot(rkt.T, rkt) / t
+    sk0 = np.dot(rkt.T, r0t) / t
+    s00 = np.dot(r0t.T, r0t) / t
     try:
-        sig = sk0 @ np.linalg.solve(s00, sk0.T)
+        sig = np.dot(sk0, np.linalg.solve(s00, sk0.T))
         eigvals, eigvecs = sla.eigh(0.5 * (sig + sig.T), skk)
     except (np.linalg.LinAlgError, sla.LinAlgError) as exc:
         raise AnalyticsError(f"johansen: singular moment matrix ({exc}); are some series collinear?") from None

@@ -199,7 +199,7 @@ def tls_hedge(y: Any, x: Any, *, log: bool = False) -> HedgeRatio:
     check_not_constant(ya, "y")
     xm, ym = float(xa.mean()), float(ya.mean())
     xc, yc = xa - xm, ya - ym
-    sxx, syy, sxy = float(xc @ xc), float(yc @ yc), float(xc @ yc)
+    sxx, syy, sxy = float(np.dot(xc, xc)), float(np.dot(yc, yc)), float(np.dot(xc, yc))
     if sxy == 0.0:
         raise AnalyticsError("tls_hedge: y and x are uncorrelated; the orthogonal fit has no unique direction")
     d = syy - sxx
@@ -215,10 +215,10 @@ _MAD_C = 0.6744897501960817  # scipy.stats.norm.ppf(0.75)
 
 def _wls2(ya: np.ndarray, xa: np.ndarray, w: np.ndarray) -> tuple[float, float]:
     sw = float(w.sum())
-    xm = float(w @ xa) / sw
-    ym = float(w @ ya) / sw
+    xm = float(np.dot(w, xa)) / sw
+    ym = float(np.dot(w, ya)) / sw
     xc = xa - xm
-    beta = float((w * xc) @ (ya - ym)) / float((w * xc) @ xc)
+    beta = float(np.dot((w * xc), (ya - ym))) / float(np.dot((w * xc), xc))
     return ym - beta * xm, beta
 
 

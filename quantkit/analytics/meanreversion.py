@@ -55,13 +55,13 @@ def _ar1(arr: np.ndarray) -> tuple[float, float, float, float, int]:
     n = len(cur)
     lm, cm = lag.mean(), cur.mean()
     lc = lag - lm
-    sxx = float(lc @ lc)
+    sxx = float(np.dot(lc, lc))
     if sxx == 0.0:
         raise AnalyticsError("s: series is constant; nothing to estimate")
-    b = float(lc @ (cur - cm)) / sxx
+    b = float(np.dot(lc, (cur - cm))) / sxx
     a = float(cm - b * lm)
     resid = cur - a - b * lag
-    s2 = float(resid @ resid) / (n - 2)
+    s2 = float(np.dot(resid, resid)) / (n - 2)
     return a, b, math.sqrt(s2 / sxx), math.sqrt(s2), n
 
 
@@ -289,12 +289,12 @@ def variance_ratio(s: Any, q: int = 2, *, log: bool = False) -> VarianceRatio:
         raise AnalyticsError("variance_ratio: increments have zero variance")
     rq = arr[q:] - arr[:-q] - q * mu
     m = q * (nq - q + 1) * (1.0 - q / nq)
-    var_c = float(rq @ rq) / m
+    var_c = float(np.dot(rq, rq)) / m
     vr = var_c / var_a
     phi = 2.0 * (2 * q - 1) * (q - 1) / (3.0 * q * nq)
     theta = 0.0
     for j in range(1, q):
-        delta = nq * float(dev2[j:] @ dev2[:-j]) / (sum_dev2 * sum_dev2)
+        delta = nq * float(np.dot(dev2[j:], dev2[:-j])) / (sum_dev2 * sum_dev2)
         theta += (2.0 * (q - j) / q) ** 2 * delta
     # Lo-MacKinlay (1988) eq. (19)-(20): z* = sqrt(nq) (VR - 1) / sqrt(theta)
     z = math.sqrt(nq) * (vr - 1.0) / math.sqrt(theta) if theta > 0 else math.nan

@@ -147,8 +147,8 @@ def cross_correlation(
         else:
             a, b = ry[: n + k], rx[-k:]
         ac, bc = a - a.mean(), b - b.mean()
-        den = math.sqrt(float(ac @ ac) * float(bc @ bc))
-        vals[i] = float(ac @ bc) / den if den > 0 else math.nan
+        den = math.sqrt(float(np.dot(ac, ac)) * float(np.dot(bc, bc)))
+        vals[i] = float(np.dot(ac, bc)) / den if den > 0 else math.nan
     if np.all(np.isnan(vals)):
         raise AnalyticsError("cross_correlation: a leg's returns are constant")
     best = int(np.nanargmax(np.abs(vals)))
@@ -205,7 +205,7 @@ def beta_stability(y: Any, x: Any, window: int, *, log: bool = False) -> BetaSta
     if len(valid) == 0:
         raise AnalyticsError("beta_stability: x is constant in every window")
     xc = xa - xa.mean()
-    full = float(xc @ (ya - ya.mean())) / float(xc @ xc) if float(xc @ xc) > 0 else math.nan
+    full = float(np.dot(xc, (ya - ya.mean()))) / float(np.dot(xc, xc)) if float(np.dot(xc, xc)) > 0 else math.nan
     mean = float(valid.mean())
     std = float(valid.std())
     signs = np.sign(valid)

@@ -21,6 +21,8 @@ lags       ADF lags chosen for the residual regression
 n          bars used
 ========== ==================================================================
 
+Each pair uses the bars both of its symbols have (NaN / empty bars of a third
+symbol never shorten it); pairs with fewer than ``min_obs`` common bars are left out.
 Rows are sorted by ``pvalue`` (then by ``half_life``); ``rank`` starts at 1.
 Log prices are used by default (``log=True``), so beta is an elasticity and
 the scan is unit-free.
@@ -89,8 +91,9 @@ def load_closes(
         start, end: the window (as the store accepts them; None = all).
 
     Returns:
-        DataFrame, one column of closes per symbol, rows where every symbol has a
-        non-empty bar (empty bars follow :func:`~quantkit.analytics.alignment.price_series`).
+        DataFrame, one column of closes per symbol on the union of bar times; NaN where
+        a symbol has no (or an empty) bar (empty bars follow
+        :func:`~quantkit.analytics.alignment.price_series`).
     """
     names = list(symbols) if symbols is not None else _store_symbols(store)
     if len(names) < 2:
@@ -101,17 +104,17 @@ def load_closes(
         if bars is None or len(bars) == 0:
             raise AnalyticsError(f"{sym}: no bars in the chosen window ({start} .. {end}, {freq})")
         cols[sym] = price_series(bars, sym)
-    return pd.concat(cols, axis=1, join="inner").sort_index()
+    return pd.concat(cols, axis=1, join="outer").sort_index()
 
 
 def _eg(ya: np.ndarray, xa: np.ndarray, trend: str, lags: int | None, autolag: str | None,
         maxlag: int | None, method: Literal["qr", "gram"]) -> tuple[float, float, float, float, np.ndarray, int]:
     xm, ym = xa.mean(), ya.mean()
     xc, yc = xa - xm, ya - ym
-    beta = float(xc @ yc) / float(xc @ xc)
+    beta = float(np.dot(xc, yc)) / float(np.dot(xc, xc))
     alpha = float(ym - beta * xm)
     resid = yc - beta * xc
-    r2 = 1.0 - float(resid @ resid) / float(yc @ yc)
+    r2 = 1.0 - float(np.dot(resid, resid)) / float(np.dot(yc, yc))
     if not r2 < 1.0 - 100.0 * _SQRTEPS:
         return -math.inf, 0.0, alpha, beta, resid, 0
     if lags is not None:
@@ -150,7 +153,7 @@ def scan_pairs(
         autolag: "AIC" (default), "BIC" or None (use maxlag).
         maxlag: largest ADF lag tried (default 12; None = statsmodels' default, slower).
         stability_window: rolling window for ``beta_cv`` (default ``max(30, n // 20)`` bars).
-        min_obs: minimum aligned bars (default 100).
+        min_obs: minimum common bars for a pair to be tested (default 100).
         method: "gram" (default, fast) or "qr" factorisation in the ADF regressions.
 
     Returns:
@@ -158,8 +161,8 @@ def scan_pairs(
         window, bar size and settings.
 
     Raises:
-        AnalyticsError: fewer than 2 symbols, too few aligned bars, constant or
-            non-positive prices (with log), unknown symbols.
+        AnalyticsError: fewer than 2 symbols, no pair with ``min_obs`` common bars,
+            constant or non-positive prices (with log), unknown symbols.
     """
     if isinstance(source, pd.DataFrame):
         frame = source if symbols is None else source.loc[:, [s for s in symbols if s in source.columns]]
@@ -169,7 +172,6 @@ def scan_pairs(
                 raise AnalyticsError(f"symbols not in the price frame: {missing}")
         if start is not None or end is not None:
             frame = frame.loc[start:end]
-        frame = frame.dropna()
     elif hasattr(source, "bars") and hasattr(source, "symbols"):
         frame = load_closes(source, symbols, freq=freq, start=start, end=end)
     else:
@@ -177,78 +179,82 @@ def scan_pairs(
     names = [str(c) for c in frame.columns]
     if len(names) < 2:
         raise AnalyticsError(f"scan_pairs: need at least 2 symbols, got {names}")
-    n = len(frame)
     min_obs = check_int(min_obs, "min_obs", minimum=20)
-    if n < min_obs:
-        raise AnalyticsError(f"scan_pairs: only {n} aligned bars (need at least {min_obs})")
     if lags is not None:
         lags = check_int(lags, "lags", minimum=0)
+    if maxlag is not None:
+        maxlag = check_int(maxlag, "maxlag", minimum=0)
     if autolag is not None and str(autolag).lower() not in ("aic", "bic"):
         raise AnalyticsError(f"autolag={autolag!r}: expected 'AIC', 'BIC' or None")
     al = str(autolag).lower() if autolag is not None else None
-    if maxlag is not None:
-        maxlag = min(check_int(maxlag, "maxlag", minimum=0), n // 2 - 2)
-    if lags is not None and lags > n // 2 - 2:
-        raise AnalyticsError(f"lags={lags}: too many for {n} bars")
-    sw = stability_window if stability_window is not None else max(30, n // 20)
-    sw = check_int(sw, "stability_window", minimum=3)
-    if sw > n:
-        raise AnalyticsError(f"stability_window={sw}: longer than the data ({n} bars)")
+    if stability_window is not None:
+        check_int(stability_window, "stability_window", minimum=3)
     data: dict[str, np.ndarray] = {}
-    rets: dict[str, np.ndarray] = {}
     for c in names:
         arr = frame[c].to_numpy(dtype=np.float64)
-        if not np.all(np.isfinite(arr)):
+        if np.isinf(arr).any():
             raise AnalyticsError(f"{c}: non-finite prices")
-        if log:
-            arr = to_log(arr, c)
-        if arr.max() - arr.min() <= 1e-14 * max(abs(arr.max()), 1e-300):
-            raise AnalyticsError(f"{c}: prices are constant over the window")
-        data[c] = arr
-        lp = arr if log else to_log(arr, c)
-        rets[c] = np.diff(lp)
-    crit5 = float(mackinnoncrit(N=2, regression="c", nobs=n - 1)[1])
+        data[c] = to_log(arr, c) if log else arr
     rows = []
+    n_max = 0
     for a, b in itertools.combinations(names, 2):
-        res_ab = _eg(data[a], data[b], "c", lags, al, maxlag, method)
-        res_ba = _eg(data[b], data[a], "c", lags, al, maxlag, method)
+        both = ~(np.isnan(data[a]) | np.isnan(data[b]))
+        n = int(both.sum())
+        n_max = max(n_max, n)
+        if n < min_obs:
+            logger.info("scan_pairs: %s/%s skipped: only %d common bars", a, b, n)
+            continue
+        da, db = data[a][both], data[b][both]
+        for c, arr in ((a, da), (b, db)):
+            if arr.max() - arr.min() <= 1e-14 * max(abs(arr.max()), 1e-300):
+                raise AnalyticsError(f"{c}: prices are constant over the window")
+        ml = None if maxlag is None else min(maxlag, n // 2 - 2)
+        if lags is not None and lags > n // 2 - 2:
+            raise AnalyticsError(f"lags={lags}: too many for {n} bars ({a}/{b})")
+        res_ab = _eg(da, db, "c", lags, al, ml, method)
+        res_ba = _eg(db, da, "c", lags, al, ml, method)
         if res_ba[1] < res_ab[1]:
-            (ysym, xsym), best, other = (b, a), res_ba, res_ab
+            (ysym, xsym), best, other, yv, xv = (b, a), res_ba, res_ab, db, da
         else:
-            (ysym, xsym), best, other = (a, b), res_ab, res_ba
+            (ysym, xsym), best, other, yv, xv = (a, b), res_ab, res_ba, da, db
         stat, p, alpha, beta, resid, used = best
         # half-life of the residual spread: AR(1) of resid
         lag_r = resid[:-1]
         cur = resid[1:]
         lc = lag_r - lag_r.mean()
-        sxx = float(lc @ lc)
-        gamma = (float(lc @ (cur - cur.mean())) / sxx - 1.0) if sxx > 0 else math.nan
+        sxx = float(np.dot(lc, lc))
+        gamma = (float(np.dot(lc, (cur - cur.mean()))) / sxx - 1.0) if sxx > 0 else math.nan
         if not gamma < 0:
             hl = hla = math.inf
         else:
             hla = -math.log(2.0) / gamma
             hl = -math.log(2.0) / math.log1p(gamma) if gamma > -1 else math.nan
-        ry, rx = rets[ysym], rets[xsym]
+        ry = np.diff(yv if log else to_log(yv, ysym))
+        rx = np.diff(xv if log else to_log(xv, xsym))
         ryc, rxc = ry - ry.mean(), rx - rx.mean()
-        den = math.sqrt(float(ryc @ ryc) * float(rxc @ rxc))
-        corr = float(ryc @ rxc) / den if den > 0 else math.nan
-        m = rolling_moments(data[xsym], sw, data[ysym])
+        den = math.sqrt(float(np.dot(ryc, ryc)) * float(np.dot(rxc, rxc)))
+        corr = float(np.dot(ryc, rxc)) / den if den > 0 else math.nan
+        sw = min(stability_window if stability_window is not None else max(30, n // 20), n)
+        m = rolling_moments(xv, sw, yv)
         with np.errstate(divide="ignore", invalid="ignore"):
             rb = m.c_xy / m.m2_x
         rb = rb[np.isfinite(rb) & (m.m2_x > 1e-12 * m.raw_xx)]
         mean_b = float(rb.mean()) if len(rb) else math.nan
         beta_cv = float(rb.std()) / abs(mean_b) if len(rb) and mean_b != 0 else math.nan
         rows.append({
-            "y": ysym, "x": xsym, "pvalue": p, "stat": stat, "crit_5": crit5, "pvalue_rev": other[1],
+            "y": ysym, "x": xsym, "pvalue": p, "stat": stat,
+            "crit_5": float(mackinnoncrit(N=2, regression="c", nobs=n - 1)[1]), "pvalue_rev": other[1],
             "beta": beta, "alpha": alpha, "half_life": hl, "hl_approx": hla, "corr": corr,
             "beta_cv": beta_cv, "lags": int(used), "n": n,
         })
+    if not rows:
+        raise AnalyticsError(f"scan_pairs: no pair has {min_obs} common bars (the most is {n_max})")
     out = pd.DataFrame(rows).sort_values(["pvalue", "half_life"], kind="stable").reset_index(drop=True)
     out.insert(0, "rank", np.arange(1, len(out) + 1))
     out = out.loc[:, list(SCAN_COLUMNS)]
     out.attrs.update({
         "freq": freq, "start": str(frame.index[0]), "end": str(frame.index[-1]), "log": log,
-        "autolag": autolag, "maxlag": maxlag, "lags": lags, "stability_window": sw, "symbols": names,
+        "autolag": autolag, "maxlag": maxlag, "lags": lags, "stability_window": stability_window, "symbols": names,
     })
-    logger.debug("scanned %d pairs over %d bars", len(out), n)
+    logger.debug("scanned %d pairs", len(out))
     return out

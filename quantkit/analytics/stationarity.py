@@ -200,7 +200,7 @@ def kpss(
         t = np.arange(1, n + 1, dtype=np.float64)
         tc = t - t.mean()
         xc = x - x.mean()
-        resids = xc - (tc @ xc) / (tc @ tc) * tc
+        resids = xc - (np.dot(tc, xc)) / (np.dot(tc, tc)) * tc
     else:
         resids = x - x.mean()
     if isinstance(nlags, str):
@@ -208,10 +208,10 @@ def kpss(
             lags = min(int(math.ceil(12.0 * math.pow(n / 100.0, 0.25))), n - 1)
         elif nlags == "auto":
             covlags = int(math.pow(n, 2.0 / 9.0))
-            s0 = float(resids @ resids) / n
+            s0 = float(np.dot(resids, resids)) / n
             s1 = 0.0
             for i in range(1, covlags + 1):
-                prod = float(resids[i:] @ resids[: n - i]) / (n / 2.0)
+                prod = float(np.dot(resids[i:], resids[: n - i])) / (n / 2.0)
                 s0 += prod
                 s1 += i * prod
             s_hat = s1 / s0
@@ -224,9 +224,9 @@ def kpss(
         if lags >= n:
             raise AnalyticsError(f"nlags={lags}: must be < number of observations ({n})")
     eta = float(np.sum(np.cumsum(resids) ** 2)) / (n * n)
-    s_hat = float(resids @ resids)
+    s_hat = float(np.dot(resids, resids))
     for i in range(1, lags + 1):
-        s_hat += 2.0 * float(resids[i:] @ resids[: n - i]) * (1.0 - i / (lags + 1.0))
+        s_hat += 2.0 * float(np.dot(resids[i:], resids[: n - i])) * (1.0 - i / (lags + 1.0))
     s_hat /= n
     stat = eta / s_hat
     crit = _KPSS_CRIT[regression]

@@ -46,7 +46,7 @@ from quantkit.backtest.results import BacktestResult
 from quantkit.backtest.strategies import BollingerBands, KalmanSignal, Strategy
 from quantkit.errors import AnalyticsError, BacktestError
 
-__all__ = ["backtest_pair", "backtest_portfolio", "evaluate", "simulate"]
+__all__ = ["backtest_pair", "backtest_portfolio", "evaluate", "simulate", "zscore_indicator"]
 
 logger = logging.getLogger("quantkit.backtest")
 
@@ -171,12 +171,8 @@ def zscore_indicator(
         if bands:
             extras = {"mean": np.full(n, m), "std": np.full(n, sd)}
         return z, extras
-    finite = int(np.isfinite(spread).sum())
-    if finite < window + 1:
-        raise BacktestError(
-            f"too few bars for window={window}: {n} bars, {finite} with a defined spread; "
-            f"need at least window + 1 = {window + 1}"
-        )
+    if n < window + 1:
+        raise BacktestError(f"too few bars for window={window}: {n} bars; need at least window + 1 = {window + 1}")
     try:
         z = analytics.zscore(spread, window, ddof=0).to_numpy()
         if bands:
@@ -456,7 +452,7 @@ def backtest_pair(
     if execution.sizing == "dollar":
         units = [1.0 / ya, -1.0 / xa]
     else:
-        units = [np.ones(n), -b_t]
+        units = [np.broadcast_to(1.0, (n,)), -b_t]
     return _result(
         close=close, open_=open_, units=units, spread=spread, z=z, signal=signal, start=start, index=index,
         legs=legs, execution=execution, costs=costs, ppy=periods_per_year,

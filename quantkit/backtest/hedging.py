@@ -146,7 +146,9 @@ def hedge_ratios(y: np.ndarray, x: np.ndarray, hedge: Hedge, *, window: int | No
         if hedge.method == "static":
             k = resolve_train(hedge.train, index, n)
             fit = analytics.ols_hedge(y[:k], x[:k], intercept=hedge.intercept)
-            return HedgeSeries(np.full(n, fit.alpha), np.full(n, fit.beta), None, None, k)
+            # read-only broadcast views: one number for every bar, no memory
+            return HedgeSeries(np.broadcast_to(float(fit.alpha), (n,)), np.broadcast_to(float(fit.beta), (n,)),
+                               None, None, k)
         if hedge.method == "rolling":
             w = hedge.window if hedge.window is not None else window
             if w is None:

@@ -272,13 +272,15 @@ def compute_metrics(
         cagr = -1.0
     mean = float(returns.mean())
     if n > 1:
-        sd = float(returns.std(ddof=1))
+        dev = returns - mean  # two-pass variance
+        sd = math.sqrt(float(dev @ dev) / (n - 1))
     else:
         sd = math.nan
     sqrtP = math.sqrt(P)
     volatility = sd * sqrtP
     sharpe = mean / sd * sqrtP if sd > 0 else math.nan
-    downside = float(np.sqrt(np.mean(np.minimum(returns, 0.0) ** 2)))
+    neg = np.minimum(returns, 0.0)
+    downside = math.sqrt(float(neg @ neg) / n)
     sortino = mean / downside * sqrtP if downside > 0 else (math.inf if mean > 0 else math.nan)
     peak = np.maximum.accumulate(wealth)
     np.maximum(peak, 1.0, out=peak)
@@ -328,7 +330,7 @@ def compute_metrics(
         expectancy_return=expectancy_return,
         avg_holding_bars=avg_bars,
         avg_holding_time=_td(avg_bars),
-        exposure=float(held.mean()),
+        exposure=float(np.count_nonzero(held)) / n,
         turnover=traded / capital,
         traded_notional=traded,
         fees=float(fees.sum()),

@@ -82,15 +82,28 @@ def _check_band(owner: str, entry: float, exit: float, stop: float | None, max_h
         raise BacktestError(f"{owner}.max_hold={max_hold!r}: expected an integer >= 1 (bars) or None")
 
 
+def _runs(idx: np.ndarray, ev: np.ndarray, n: int, init: int) -> np.ndarray:
+    """int8 array of length n: ``init`` before ``idx[0]``, then each ``ev[k]`` from ``idx[k]`` on (forward fill).
+
+    Consecutive equal events are merged first, so the fill is one ``np.repeat`` over the changes.
+    """
+    out = np.empty(n, dtype=np.int8)
+    if idx.shape[0] == 0:
+        out.fill(init)
+        return out
+    keep = np.empty(ev.shape[0], dtype=bool)
+    keep[0] = True
+    np.not_equal(ev[1:], ev[:-1], out=keep[1:])
+    idx, ev = idx[keep], ev[keep]
+    out[: idx[0]] = init
+    out[idx[0] :] = np.repeat(ev.astype(np.int8), np.diff(idx, append=n))
+    return out
+
+
 def _ffill_codes(codes: np.ndarray, init: int) -> np.ndarray:
     """Forward-fill an int8 event array where -1 means "no event"; ``init`` before the first event."""
-    n = codes.shape[0]
-    itype = np.int32 if n < 2**31 - 1 else np.int64
-    idx = np.where(codes >= 0, np.arange(n, dtype=itype), itype(-1))
-    np.maximum.accumulate(idx, out=idx)
-    out = codes[idx]
-    out[idx < 0] = init
-    return out
+    idx = np.flatnonzero(codes >= 0)
+    return _runs(idx, codes[idx], codes.shape[0], init)
 
 
 def _one_side(
@@ -108,8 +121,8 @@ def _one_side(
             ex = z <= exit
             st = (z > stop) if stop is not None else None
             en = z > entry
-    pos_codes = np.full(n, -1, dtype=np.int8)
     if st is not None:
+        pos_codes = np.full(n, -1, dtype=np.int8)
         en &= ~st
         # armed: 1 after an exit-zone bar (and at the start), 0 after a stop
         arm_codes = np.full(n, -1, dtype=np.int8)
@@ -118,10 +131,12 @@ def _one_side(
         armed = _ffill_codes(arm_codes, 1)
         pos_codes[en] = armed[en]
         pos_codes[ex | st] = 0
+        pos = _ffill_codes(pos_codes, 0)
     else:
-        pos_codes[en] = 1
-        pos_codes[ex] = 0
-    pos = _ffill_codes(pos_codes, 0)
+        # en and ex are disjoint (exit <= entry): +1 at entries, -1 at exits, 0 elsewhere
+        code = en.view(np.int8) - ex.view(np.int8)
+        idx = np.flatnonzero(code)
+        pos = _runs(idx, code[idx] > 0, n, 0)
     if max_hold is not None:
         # bars since the run of 1s started (1 on its first bar); cut each run after max_hold bars
         c = np.cumsum(pos, dtype=np.int64)

@@ -7,7 +7,7 @@ notebook stays a few lines per cell and the logic can be tested without a browse
   fill timing, notional and costs; "Run" and "Sweep" buttons;
 * figures (``bqplot``): equity and drawdown, positions per leg (in quote currency), the
   z-score with its entry/exit thresholds and markers at each trade's signal;
-* tables: the metrics, the trade list, and the sweep: an entry x exit heatmap of the
+* tables: the metrics, the trade list, and the sweep: entry x exit heatmaps of the
   in-sample metric with the in-sample optimum next to its out-of-sample result.
 
 Bars come from :meth:`quantkit.store.TickStore.bars`: stored candles, or ticks resampled by
@@ -358,16 +358,22 @@ class BacktestPage:
                          "240px", tick_format=".1f")
         self.metrics_html = w.HTML()
         self.trades_html = w.HTML()
-        col_sc = bq.ColorScale(scheme="RdYlGn")
-        self.heatmap = bq.GridHeatMap(color=np.zeros((2, 2)), row=np.array([0.0, 1.0]), column=np.array([0.0, 1.0]),
-                                      scales={"row": bq.OrdinalScale(reverse=True), "column": bq.OrdinalScale(),
-                                              "color": col_sc})
-        self.heatmap_fig = bq.Figure(
-            marks=[self.heatmap], title="In-sample metric: entry (rows) x exit (columns)", animation_duration=0,
-            axes=[bq.Axis(scale=self.heatmap.scales["column"], label="exit"),
-                  bq.Axis(scale=self.heatmap.scales["row"], orientation="vertical", label="entry"),
-                  bq.ColorAxis(scale=col_sc, orientation="vertical", side="right")],
-            layout=w.Layout(width="480px", height="360px"))
+        def heat(title: str) -> tuple[Any, Any]:
+            col = bq.ColorScale(scheme="RdYlGn")
+            mark = bq.GridHeatMap(color=np.zeros((2, 2)), row=np.array([0.0, 1.0]), column=np.array([0.0, 1.0]),
+                                  scales={"row": bq.OrdinalScale(reverse=True), "column": bq.OrdinalScale(),
+                                          "color": col})
+            figure = bq.Figure(
+                marks=[mark], title=title, animation_duration=0,
+                axes=[bq.Axis(scale=mark.scales["column"], label="exit"),
+                      bq.Axis(scale=mark.scales["row"], orientation="vertical", label="entry"),
+                      bq.ColorAxis(scale=col, orientation="vertical", side="right", tick_format=".2f", num_ticks=3)],
+                fig_margin={"top": 40, "bottom": 50, "left": 60, "right": 90},
+                layout=w.Layout(width="420px", height="340px"))
+            return mark, figure
+
+        self.heatmap, self.heatmap_fig = heat("In-sample")
+        self.heatmap_oos, self.heatmap_oos_fig = heat("Out-of-sample")
         self.sweep_html = w.HTML()
         self.widget = w.VBox([
             control_box,
@@ -378,7 +384,8 @@ class BacktestPage:
             w.HBox([w.VBox([w.HTML("<b>Metrics</b>"), self.metrics_html]),
                     w.VBox([w.HTML("<b>Trades</b>"), self.trades_html],
                            layout=w.Layout(overflow="auto", max_height="640px"))]),
-            w.HBox([self.heatmap_fig, self.sweep_html]),
+            w.HBox([self.heatmap_fig, self.heatmap_oos_fig]),
+            self.sweep_html,
         ])
 
     def _symbols(self) -> list[str]:
@@ -555,13 +562,19 @@ class BacktestPage:
         return self.sweep.walk_forward.copy()
 
     def _show_sweep(self, sw: SweepResult) -> None:
-        hm = sw.heatmap(sw.select, sample="in")
-        with self.heatmap.hold_sync(), self.heatmap.hold_trait_notifications():  # cross-validated together
-            self.heatmap.row = np.asarray(hm.index, dtype=np.float64)
-            self.heatmap.column = np.asarray(hm.columns, dtype=np.float64)
-            self.heatmap.color = hm.to_numpy(dtype=np.float64)
-        wf = self.oos_table()
         best = sw.best()
+        window = int(best["window"]) if best is not None else None
+        hedge = str(best["hedge"]) if best is not None else None
+        for mark, fig_, sample in ((self.heatmap, self.heatmap_fig, "in"), (self.heatmap_oos, self.heatmap_oos_fig,
+                                                                              "out")):
+            hm = sw.heatmap(sw.select, sample=sample, window=window, hedge=hedge)
+            with mark.hold_sync(), mark.hold_trait_notifications():  # row/column/color are cross-validated
+                mark.row = np.asarray(hm.index, dtype=np.float64)
+                mark.column = np.asarray(hm.columns, dtype=np.float64)
+                mark.color = hm.to_numpy(dtype=np.float64)
+            label = "In-sample" if sample == "in" else "Out-of-sample"
+            fig_.title = f"{label} {sw.select} (window {window}, {hedge})"
+        wf = self.oos_table()
         head = ""
         if best is not None:
             head = (f"<div>In-sample optimum ({sw.select}): window {int(best['window'])}, hedge {best['hedge']}, "

@@ -53,7 +53,7 @@ def open_binary(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
         raw.seek(0)
         if magic.startswith(_GZIP_MAGIC):
             with gzip.GzipFile(fileobj=raw, mode="rb") as gz:
-                yield gz
+                yield gz  # type: ignore[misc]  # GzipFile is a binary IO
         elif magic == _ZIP_MAGIC:
             with zipfile.ZipFile(raw) as zf:
                 members = [m for m in zf.infolist() if not m.is_dir()]

@@ -178,7 +178,7 @@ def read_candles_csv(
 
     Examples:
         >>> r = read_candles_csv("1m/BTCUSDT_1m.csv.gz")  # doctest: +SKIP
-        >>> len(r.frame), r.symbol, r.interval
+        >>> len(r.frame), r.symbol, r.interval  # doctest: +SKIP
         (43200, 'BTCUSDT', '1m')
     """
     spath = os.fspath(path)

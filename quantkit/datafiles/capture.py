@@ -107,7 +107,7 @@ def read_capture(path: str | os.PathLike[str]) -> dict[str, ReadResult]:
 
     Examples:
         >>> results = read_capture("raw/spot_btcusdt_20240808.gz")  # doctest: +SKIP
-        >>> {k: len(r.frame) for k, r in results.items()}
+        >>> {k: len(r.frame) for k, r in results.items()}  # doctest: +SKIP
         {'BTCUSDT': 9757}
     """
     spath = os.fspath(path)

@@ -168,7 +168,7 @@ def read_trades_csv(path: str | os.PathLike[str], *, symbol: str | None = None) 
 
     Examples:
         >>> r = read_trades_csv("spot_BTCUSDT-trades-2024-08-08T2354_2024-08-09T0005.csv.gz")  # doctest: +SKIP
-        >>> len(r.frame), r.symbol, r.market, r.rejected
+        >>> len(r.frame), r.symbol, r.market, r.rejected  # doctest: +SKIP
         (19904, 'BTCUSDT', 'spot', [])
     """
     spath = os.fspath(path)

@@ -21,7 +21,7 @@ Not thread-safe: the exchange touches it from its event loop only.
 from __future__ import annotations
 
 from bisect import bisect_left
-from typing import Sequence
+from typing import Any, Literal, Sequence
 
 import numpy as np
 
@@ -74,7 +74,7 @@ class ColumnLog:
         self._sorted = {self.names.index(n) for n in sorted_columns}
         self._blocks: list[tuple[np.ndarray, ...]] = []
         self._starts: list[int] = []  # global row number of each block's first row
-        self._lasts: dict[int, list[object]] = {c: [] for c in self._sorted}
+        self._lasts: dict[int, list[Any]] = {c: [] for c in self._sorted}
         self._pending: list[tuple] = []
         self._dropped = 0  # rows dropped from the front
         self._count = 0  # rows ever appended
@@ -138,7 +138,7 @@ class ColumnLog:
                 self._dropped += excess
                 excess = 0
 
-    def search(self, column: str, value: int | float, *, side: str = "left") -> int:
+    def search(self, column: str, value: int | float, *, side: Literal["left", "right"] = "left") -> int:
         """Global row number of the first row whose ``column`` is >= ``value`` (``side="left"``)
         or > ``value`` (``side="right"``); :attr:`end_row` when there is none."""
         self._seal()
@@ -177,11 +177,11 @@ class ColumnLog:
         return tuple(np.concatenate([p[i] for p in parts]) for i in range(len(self.dtypes)))
 
 
-def _bisect_gt(values: list[object], x: object) -> int:
+def _bisect_gt(values: list[Any], x: Any) -> int:
     lo, hi = 0, len(values)
     while lo < hi:
         mid = (lo + hi) // 2
-        if values[mid] > x:  # type: ignore[operator]
+        if values[mid] > x:
             hi = mid
         else:
             lo = mid + 1

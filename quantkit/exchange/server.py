@@ -9,7 +9,13 @@ Data path: the source is iterated **once**; each batch is stored in the
 per-symbol history (which assigns aggregate ids) and rendered once per
 (stream, wrapper, time unit), then queued to every connection subscribed to
 those streams at that moment. Each connection has a sender task draining its
-queue with ``await send()``, so the socket's flow control applies.
+queue (frames of a batch go out in one socket write; the sender then awaits the
+transport's drain, so TCP flow control applies). Control replies go through the
+same queue: frames before a ``SUBSCRIBE``/``UNSUBSCRIBE`` reply predate the
+change, frames after it follow it.
+
+Only GET is served (websockets' HTTP parser drops other methods); every REST
+answer closes its connection (``Connection: close``).
 
 Slow consumers:
 
@@ -74,6 +80,8 @@ log = logging.getLogger("quantkit.exchange")
 _WRITE_FRAMES = 1024
 #: Transport write buffer high-water mark, bytes (websockets' default is 32 KiB).
 _WRITE_LIMIT = 2**18
+#: Seconds to wait for a client's closing handshake before dropping the TCP connection.
+_CLOSE_TIMEOUT = 5.0
 _wire_log = logging.getLogger("quantkit.exchange.wire")
 
 
@@ -145,7 +153,7 @@ class LocalExchange:
         history_size: int = 2_000_000,
         pause_without_subscribers: bool | None = None,
         max_pending: int = 100_000,
-        high_water: int = 4096,
+        high_water: int = 8192,
         stall_timeout: float = 60.0,
         policy_factory: PolicyFactory | None = None,
         clock: Callable[[], float] = time.time,
@@ -340,6 +348,7 @@ class LocalExchange:
                 ping_interval=self._ping_interval,
                 ping_timeout=self._ping_timeout,
                 write_limit=_WRITE_LIMIT,
+                close_timeout=_CLOSE_TIMEOUT,
                 logger=_wire_log,
             )
         except OSError as exc:
@@ -405,7 +414,11 @@ class LocalExchange:
                 *reply.headers,
             ]
         )
-        return Response(reply.status, http.HTTPStatus(reply.status).phrase, headers, reply.body)
+        try:
+            phrase = http.HTTPStatus(reply.status).phrase
+        except ValueError:
+            phrase = "Unknown"
+        return Response(reply.status, phrase, headers, reply.body)
 
     # ------------------------------------------------------------------------------------------------ WebSocket
 
@@ -518,7 +531,10 @@ class LocalExchange:
             return
         for conn in list(self._conns):
             if not conn.closing:
-                await conn.idle.wait()
+                try:
+                    await asyncio.wait_for(conn.idle.wait(), self._stall_timeout)
+                except (TimeoutError, asyncio.TimeoutError):
+                    self._close_slow(conn, f"no progress for {self._stall_timeout:.0f} s")
         log.info("source exhausted: %d trades in %d batches, all sent", self._published, n_batches)
         self._done.set()
 

@@ -40,6 +40,10 @@ fill; each further fill of the order walks one tick deeper with probability
 0.15. Sizes: log-normal notional (median 100 USD, log-sd 1.6) over price, rounded
 to the step size (at least one step). Event time ``E`` = ``T`` + 0-2 ms.
 
+Streaming (``async for``) starts the exchange clock at ``start_ms`` (default:
+the wall clock) and advances it ``speed`` times faster than real time, so at
+``speed != 1`` trade times drift ahead of the wall clock by design.
+
 Everything is drawn from ``numpy.random.Generator`` streams spawned from
 ``seed``, in fixed 60-second chunks, so the same seed gives the same trades
 whether they are generated at once, streamed at any speed, or only the mid grid

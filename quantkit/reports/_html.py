@@ -32,12 +32,12 @@ OFFLINE_TEMPLATE = r"""
 {%- endblock data_png -%}
 {%- block extra_css -%}
 <style type="text/css">
-.qk-table { border-collapse: collapse; margin: 0.4em 0 1em 0; font-size: 12px; }
-.qk-table caption { caption-side: top; text-align: left; font-style: italic; padding-bottom: 0.3em; }
-.qk-table th, .qk-table td { border: 1px solid #ccc; padding: 2px 8px; text-align: right; }
-.qk-table thead th { background: #f3f3f3; }
-.qk-table tbody th { text-align: left; font-weight: normal; background: #fafafa; }
-.qk-note { font-size: 13px; }
+.jp-RenderedHTMLCommon table.qk-table { border-collapse: collapse; margin: 0.2em 0 1em 0; font-size: 12px; table-layout: auto; }
+.jp-RenderedHTMLCommon table.qk-table th, .jp-RenderedHTMLCommon table.qk-table td { border: 1px solid #ddd; padding: 2px 8px; text-align: right; }
+.jp-RenderedHTMLCommon table.qk-table thead th { background: #f3f3f3; }
+.jp-RenderedHTMLCommon table.qk-table tbody th { text-align: left; font-weight: normal; background: #fafafa; }
+.jp-RenderedHTMLCommon .qk-caption { font-style: italic; margin: 0.6em 0 0.2em 0; }
+.jp-RenderedHTMLCommon .qk-note { font-size: 13px; }
 .jp-OutputArea-output img { max-width: 100%; }
 </style>
 {%- endblock extra_css -%}

@@ -15,11 +15,12 @@ A kernel that died or timed out is replaced before the next notebook.
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 from jupyter_core.utils import run_sync
 from papermill.clientwrap import PapermillNotebookClient
-from papermill.engines import NBClientEngine, papermill_engines
+from papermill.engines import NBClientEngine, NotebookExecutionManager, papermill_engines
 
 __all__ = ["ENGINE_NAME", "WarmKernel"]
 
@@ -27,6 +28,9 @@ logger = logging.getLogger("quantkit.reports")
 
 #: papermill engine name of warm-kernel execution.
 ENGINE_NAME = "quantkit-warm"
+
+#: Environment variables that cap a kernel's BLAS / OpenMP threads.
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 
 #: Code run once when a warm kernel starts (silently): the report's heavy imports.
 PRELOAD = "import quantkit.reports.data, quantkit.backtest, matplotlib.figure, matplotlib.backends.backend_agg"
@@ -41,12 +45,22 @@ class WarmKernel:
         kernel_name: kernelspec name (default ``"python3"``).
         startup_timeout: seconds to wait for the kernel to answer (default 60).
         preload: code run silently after start (default: the report's imports); ``""`` skips.
+        threads: BLAS/OpenMP threads of the kernel (``OPENBLAS_NUM_THREADS`` & co.); ``None`` keeps
+            the library defaults. Parallel workers set ``cores // workers`` so kernels do not oversubscribe.
     """
 
-    def __init__(self, kernel_name: str = "python3", *, startup_timeout: float = 60.0, preload: str = PRELOAD) -> None:
+    def __init__(
+        self,
+        kernel_name: str = "python3",
+        *,
+        startup_timeout: float = 60.0,
+        preload: str = PRELOAD,
+        threads: int | None = None,
+    ) -> None:
         self.kernel_name = kernel_name
         self.startup_timeout = startup_timeout
         self.preload = preload
+        self.threads = threads
         self.km: Any = None
         self.notebooks = 0
         self.starts = 0
@@ -60,8 +74,11 @@ class WarmKernel:
         from jupyter_client import AsyncKernelManager  # type: ignore[attr-defined]
 
         km = AsyncKernelManager(kernel_name=self.kernel_name)
+        env = dict(os.environ)
+        if self.threads is not None:
+            env.update({name: str(self.threads) for name in _THREAD_VARS})
         # ipykernel 7 warns on every start that TCP is unencrypted (it is loopback): keep stderr for errors
-        run_sync(km.start_kernel)(extra_arguments=["--IPKernelApp.log_level=ERROR"])
+        run_sync(km.start_kernel)(extra_arguments=["--IPKernelApp.log_level=ERROR"], env=env)
         self.km = km
         self.starts += 1
         if self.preload:
@@ -109,8 +126,56 @@ class _ResettingClient(PapermillNotebookClient):
         super().papermill_execute_cells()
 
 
+class _ThrottledManager(NotebookExecutionManager):
+    """papermill's execution manager, writing the output notebook at start, at the end, and at most every
+    ``autosave_cell_every`` seconds in between (papermill itself rewrites it before and after every cell:
+    ~45 full JSON writes per report, growing with the embedded PNGs)."""
+
+    _force = False
+
+    def save(self, **kwargs: Any) -> None:
+        elapsed = (self.now() - self.last_save_time).total_seconds()
+        if self._force or elapsed >= self.autosave_cell_every:
+            super().save(**kwargs)
+
+    def notebook_start(self, **kwargs: Any) -> None:
+        self._force = True
+        try:
+            super().notebook_start(**kwargs)
+        finally:
+            self._force = False
+
+    def notebook_complete(self, **kwargs: Any) -> None:
+        self._force = True
+        try:
+            super().notebook_complete(**kwargs)
+        finally:
+            self._force = False
+
+
 class WarmKernelEngine(NBClientEngine):
     """papermill engine running a notebook on a :class:`WarmKernel` passed as ``warm_kernel=``."""
+
+    @classmethod
+    def execute_notebook(  # type: ignore[override]
+        cls,
+        nb: Any,
+        kernel_name: str,
+        output_path: Any = None,
+        progress_bar: bool = False,
+        log_output: bool = False,
+        autosave_cell_every: int = 30,
+        **kwargs: Any,
+    ) -> Any:
+        nb_man = _ThrottledManager(nb, output_path=output_path, progress_bar=progress_bar, log_output=log_output,
+                                   autosave_cell_every=autosave_cell_every)
+        nb_man.notebook_start()
+        try:
+            cls.execute_managed_notebook(nb_man, kernel_name, log_output=log_output, **kwargs)
+        finally:
+            nb_man.cleanup_pbar()
+            nb_man.notebook_complete()
+        return nb_man.nb
 
     @classmethod
     def execute_managed_notebook(  # type: ignore[override]

@@ -32,15 +32,19 @@ import pandas as pd
 from quantkit import analytics
 from quantkit.errors import AnalyticsError, QuantkitError, ReportParameterError, SymbolNotFoundError
 
-from .display import Chart, Note, Table, decimate, figure
+from .display import Chart, Note, Table, figure, xy
 from .parameters import PairReportParameters, redact_uri
 
-__all__ = ["PairBars", "PairReportData", "load_pair_bars", "open_store"]
+__all__ = ["EG_METHOD", "PairBars", "PairReportData", "TOP_ROWS", "load_pair_bars", "open_store"]
 
 logger = logging.getLogger("quantkit.reports")
 
 #: Longest gap / stale period tables keep this many rows.
 TOP_ROWS: int = 10
+
+#: Factorisation of the Engle-Granger residual ADF regressions: "gram" is ~10x faster than "qr"
+#: on a month of 1-minute bars and matches it (and statsmodels) to ~1e-9 on the statistic.
+EG_METHOD: str = "gram"
 
 
 def open_store(uri: str | None = None, library: str | None = None) -> Any:
@@ -324,8 +328,8 @@ class PairReportData:
             adf_y=analytics.adf(y),
             adf_x=analytics.adf(x),
             adf_spread=analytics.adf(clean),
-            eg_yx=analytics.engle_granger(y, x),
-            eg_xy=analytics.engle_granger(x, y),
+            eg_yx=analytics.engle_granger(y, x, method=EG_METHOD),
+            eg_xy=analytics.engle_granger(x, y, method=EG_METHOD),
             johansen=johansen,
             half_life=analytics.half_life(clean),
             backtest=bt,
@@ -525,14 +529,12 @@ class PairReportData:
         """Both legs' closes (y on the left axis, x on the right)."""
         p = self.params
         fig, (ax,) = figure(1)
-        y = decimate(self.bars.pair["y"])
-        x = decimate(self.bars.pair["x"])
-        ax.plot(y.index, y.to_numpy(), color="tab:blue", lw=0.8, label=p.y)
+        ax.plot(*xy(self.bars.pair["y"]), color="tab:blue", lw=0.8, label=p.y)
         ax.set_ylabel(p.y, color="tab:blue")
         ax2 = ax.twinx()
-        ax2.plot(x.index, x.to_numpy(), color="tab:orange", lw=0.8, label=p.x)
+        ax2.plot(*xy(self.bars.pair["x"]), color="tab:orange", lw=0.8, label=p.x)
         ax2.set_ylabel(p.x, color="tab:orange")
-        ax.set_title(f"Close prices, {p.freq} bars")
+        ax.set_title(f"Close prices of {p.y} and {p.x}, {p.freq} bars (UTC)")
         return Chart("prices", fig)
 
     def spread_chart(self) -> Chart:
@@ -540,13 +542,10 @@ class PairReportData:
         p = self.params
         fig, (ax,) = figure(1)
         ms = analytics.rolling_mean_std(self.spread, p.window)
-        s = decimate(self.spread)
-        ax.plot(s.index, s.to_numpy(), lw=0.7, color="tab:blue", label="spread")
-        mid = decimate(ms["mean"])
-        ax.plot(mid.index, mid.to_numpy(), lw=0.8, color="black", label=f"rolling mean ({p.window})")
+        ax.plot(*xy(self.spread), lw=0.7, color="tab:blue", label="spread")
+        ax.plot(*xy(ms["mean"]), lw=0.8, color="black", label=f"rolling mean ({p.window})")
         for sign in (1, -1):
-            band = decimate(ms["mean"] + sign * p.entry_z * ms["std"])
-            ax.plot(band.index, band.to_numpy(), lw=0.6, color="tab:red", ls="--")
+            ax.plot(*xy(ms["mean"] + sign * p.entry_z * ms["std"]), lw=0.6, color="tab:red", ls="--")
         ax.set_title(f"Spread {p.y} - alpha - beta x {p.x} ({p.hedge} hedge), bands at ±{p.entry_z:g} sd")
         ax.legend(loc="upper left", fontsize=8)
         return Chart("spread", fig)
@@ -555,8 +554,7 @@ class PairReportData:
         """The rolling z-score with the entry, exit and stop levels."""
         p = self.params
         fig, (ax,) = figure(1)
-        z = decimate(self.z)
-        ax.plot(z.index, z.to_numpy(), lw=0.6, color="tab:purple")
+        ax.plot(*xy(self.z), lw=0.6, color="tab:purple")
         for level, style in ((p.entry_z, "--"), (p.exit_z, ":")):
             ax.axhline(level, color="tab:red", ls=style, lw=0.8)
             ax.axhline(-level, color="tab:green", ls=style, lw=0.8)
@@ -570,11 +568,9 @@ class PairReportData:
         """Rolling OLS beta, the chosen hedge's beta, and the static OLS beta."""
         p = self.params
         fig, (ax,) = figure(1)
-        rb = decimate(self.rolling_beta["beta"])
-        ax.plot(rb.index, rb.to_numpy(), lw=0.7, color="tab:blue", label=f"rolling OLS ({p.hedge_window} bars)")
+        ax.plot(*xy(self.rolling_beta["beta"]), lw=0.7, color="tab:blue", label=f"rolling OLS ({p.hedge_window} bars)")
         if p.hedge == "kalman":
-            kb = decimate(self.hedge["beta"])
-            ax.plot(kb.index, kb.to_numpy(), lw=0.7, color="tab:orange", label="Kalman")
+            ax.plot(*xy(self.hedge["beta"]), lw=0.7, color="tab:orange", label="Kalman")
         ax.axhline(self.ols.beta, color="black", lw=0.8, ls="--", label=f"static OLS {self.ols.beta:.4g}")
         ax.set_title(f"Hedge ratio beta of {p.y} on {p.x}")
         ax.legend(loc="upper left", fontsize=8)
@@ -584,11 +580,10 @@ class PairReportData:
         """Equity curve (quote currency) and drawdown of the backtest."""
         bt = self.backtest
         fig, (ax, ax2) = figure(2, height=4.6, ratios=[3, 1])
-        eq = decimate(bt.equity.iloc[bt.start:])
-        ax.plot(eq.index, eq.to_numpy(), lw=0.8, color="tab:green")
-        ax.set_title(f"Equity (quote currency, capital {bt.capital:,.0f}), {bt.metrics.n_trades} trades")
-        dd = decimate(bt.drawdown.iloc[bt.start:])
-        ax2.fill_between(dd.index, dd.to_numpy() * 100.0, 0.0, color="tab:red", alpha=0.4, lw=0)
+        ax.plot(*xy(bt.equity.iloc[bt.start:]), lw=0.8, color="tab:green")
+        ax.set_title(f"Backtest equity (quote currency, capital {bt.capital:,.0f}) and drawdown, {bt.metrics.n_trades} trades")
+        dx, dy = xy(bt.drawdown.iloc[bt.start:])
+        ax2.fill_between(dx, dy * 100.0, 0.0, color="tab:red", alpha=0.4, lw=0)
         ax2.set_ylabel("drawdown %")
         return Chart("equity", fig)
 

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["Chart", "MAX_POINTS", "Note", "Table", "decimate", "figure", "format_value"]
+__all__ = ["Chart", "MAX_POINTS", "Note", "Table", "decimate", "figure", "format_value", "xy"]
 
 #: Most points drawn per line; longer series are reduced to per-bucket min/max.
 MAX_POINTS: int = 4000
@@ -60,7 +60,7 @@ class Table:
     Attributes:
         name: short id; the table renders as ``<table id="qk-<name>">``.
         frame: the data; the index becomes the first column.
-        caption: optional caption above the table.
+        caption: optional line of text shown above the table.
     """
 
     name: str
@@ -68,7 +68,7 @@ class Table:
     caption: str = ""
 
     def to_html(self) -> str:
-        """The ``<table>`` markup (values formatted with :func:`format_value`, text escaped)."""
+        """The caption and ``<table>`` markup (values formatted with :func:`format_value`, text escaped)."""
         f = self.frame
         index_name = f.index.name or ""
         head = "".join(f"<th>{html.escape(str(c))}</th>" for c in [index_name, *f.columns])
@@ -76,11 +76,11 @@ class Table:
         for label, row in zip(f.index, f.itertuples(index=False, name=None)):
             cells = "".join(f"<td>{html.escape(format_value(v))}</td>" for v in row)
             rows.append(f"<tr><th>{html.escape(format_value(label))}</th>{cells}</tr>")
-        caption = f"<caption>{html.escape(self.caption)}</caption>" if self.caption else ""
+        caption = f'<p class="qk-caption">{html.escape(self.caption)}</p>' if self.caption else ""
         body = "".join(rows) if rows else f'<tr><td colspan="{len(f.columns) + 1}">(none)</td></tr>'
         return (
-            f'<table id="qk-{html.escape(self.name)}" class="qk-table">{caption}'
-            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+            f'<div class="qk-block">{caption}<table id="qk-{html.escape(self.name)}" class="qk-table">'
+            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
         )
 
     def _repr_html_(self) -> str:
@@ -194,14 +194,28 @@ def decimate(series: pd.Series, max_points: int = MAX_POINTS) -> pd.Series:
     n = len(s)
     if n <= max_points:
         return s
-    buckets = max(1, max_points // 2)
-    edges = np.linspace(0, n, buckets + 1).astype(np.int64)
-    values = s.to_numpy()
-    keep: list[int] = []
-    for a, b in zip(edges[:-1], edges[1:]):
-        if b <= a:
-            continue
-        chunk = values[a:b]
-        i, j = a + int(np.argmin(chunk)), a + int(np.argmax(chunk))
-        keep.extend(sorted({i, j}))
-    return s.iloc[keep]
+    size = -(-n // max(1, max_points // 2))  # points per bucket (ceil)
+    buckets = -(-n // size)  # every bucket holds at least one point
+    values = s.to_numpy(dtype=np.float64)
+    padded = np.full(buckets * size, np.nan)
+    padded[:n] = values
+    grid = padded.reshape(buckets, size)
+    base = np.arange(buckets) * size
+    lo = base + np.nanargmin(grid, axis=1)
+    hi = base + np.nanargmax(grid, axis=1)
+    keep = np.unique(np.concatenate([lo, hi]))
+    return s.iloc[keep[keep < n]]
+
+
+def xy(series: pd.Series, max_points: int = MAX_POINTS) -> tuple[np.ndarray, np.ndarray]:
+    """``(x, y)`` arrays ready to plot: decimated, NaN-free, times as naive UTC ``datetime64``.
+
+    matplotlib converts ``datetime64`` arrays in one go (a tz-aware index goes Timestamp by Timestamp).
+    """
+    s = decimate(series, max_points)
+    idx = s.index
+    if isinstance(idx, pd.DatetimeIndex):
+        x = (idx.tz_convert("UTC").tz_localize(None) if idx.tz is not None else idx).to_numpy()
+    else:
+        x = np.asarray(idx)
+    return x, s.to_numpy(dtype=np.float64)

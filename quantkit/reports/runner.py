@@ -405,10 +405,12 @@ def run_batch(
         tasks.put(item)
     done: queue.SimpleQueue[tuple[int, ReportRun | BaseException]] = queue.SimpleQueue()
     stop = threading.Event()
+    # parallel kernels share the cores: cap each one's BLAS threads so they do not oversubscribe
+    threads = max(1, (os.cpu_count() or 1) // workers) if workers > 1 else None
 
     def worker() -> None:
         # each worker thread owns its kernel from start to shutdown (kernel managers stay on one thread)
-        warm = WarmKernel(kernel_name) if reuse_kernels else None
+        warm = WarmKernel(kernel_name, threads=threads) if reuse_kernels else None
         try:
             while not stop.is_set():
                 try:

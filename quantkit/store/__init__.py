@@ -7,7 +7,7 @@ appends deduplicated by trade id; reads (:meth:`TickStore.ticks`, :meth:`TickSto
 :func:`import_files` loads trades CSVs, raw captures and candle CSVs.
 
 Concurrency in one line: **one writer process per symbol, any number of readers**; readers see
-new ticks within the reload interval (0.1 s).
+new ticks within the version reload interval (0 s on LMDB, 0.1 s on object stores).
 
 Examples:
     >>> from quantkit.store import TickStore, import_files

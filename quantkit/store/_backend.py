@@ -20,16 +20,12 @@ from typing import Any
 import arcticdb
 from arcticdb.config import set_config_int
 
-from quantkit.store._uri import normalise_uri, redact_uri
+from quantkit.store._uri import DEFAULT_RELOAD_INTERVAL, default_reload_interval, normalise_uri, redact_uri
 
 __all__ = ["Backend", "DEFAULT_RELOAD_INTERVAL", "SymbolState", "get_backend"]
 
 log = logging.getLogger("quantkit.store")
 
-#: Seconds a library caches "latest version" before asking storage again (ArcticDB default 2 s).
-#: 0.1 s keeps readers within ~100 ms of the writer at the cost of one ref-key read per
-#: query after the interval (measured in ``benchmarks/store.py``).
-DEFAULT_RELOAD_INTERVAL = 0.1
 
 _lock = threading.Lock()
 _backends: dict[tuple[int, str], "Backend"] = {}
@@ -112,13 +108,17 @@ def _configure(reload_interval: float) -> None:
     _reload_interval_set.append(reload_interval)
 
 
-def get_backend(uri: str, *, reload_interval: float = DEFAULT_RELOAD_INTERVAL) -> Backend:
-    """The process-wide :class:`Backend` for ``uri`` (created on first use)."""
+def get_backend(uri: str, *, reload_interval: float | None = None) -> Backend:
+    """The process-wide :class:`Backend` for ``uri`` (created on first use).
+
+    ``reload_interval`` (seconds, ``None``: by back-end) is applied once per process, before the
+    first ``Arctic`` is created; later values are ignored with a warning.
+    """
     key = (os.getpid(), normalise_uri(uri))
     with _lock:
         backend = _backends.get(key)
         if backend is None:
-            _configure(reload_interval)
+            _configure(default_reload_interval(uri) if reload_interval is None else reload_interval)
             backend = Backend(key[1])
             _backends[key] = backend
             log.debug("opened ArcticDB store %s", backend.redacted)

@@ -18,7 +18,8 @@ Concurrency (ArcticDB has no transactions and no locks on symbols):
   (last writer wins). Threads of one process are serialised per symbol by the store. Different
   symbols may be written by different processes.
 * Readers in any number of processes see a consistent prefix of the data, and new ticks within
-  the version reload interval (0.1 s by default, set when the first store of the process opens).
+  the version reload interval (0 s on LMDB, 0.1 s on object stores; set when the first store of
+  the process opens).
 * Maintenance (compaction and version pruning, :class:`MaintenancePolicy`) runs in the writer;
   a reader racing it can hit ``KeyNotFound``/``NoDataFound``, which every read here retries.
 * Fork: do not use a store across ``fork()``; the child opens its own (``spawn`` is safest).
@@ -45,7 +46,7 @@ from arcticdb.exceptions import (
 from quantkit.config import StoreConfig
 from quantkit.errors import SchemaError, StoreError, StoreFullError, SymbolNotFoundError
 from quantkit.schema import TICK_COLUMNS, empty_bars
-from quantkit.store._backend import DEFAULT_RELOAD_INTERVAL, Backend, SymbolState, get_backend
+from quantkit.store._backend import Backend, SymbolState, get_backend
 from quantkit.store._bars import candle_bars, finish_bars, tick_bars_arctic
 from quantkit.store._frames import (
     RESERVED_PREFIX,
@@ -88,7 +89,9 @@ class TickStore:
         maintenance: the writer's compaction/pruning policy; ``None`` disables automatic
             maintenance (call :meth:`maintain` yourself).
         reload_interval: seconds a reader may serve a cached "latest version" before asking storage
-            again. Process-wide and fixed when the first store of the process opens.
+            again; ``None``: 0 s for LMDB, 0.1 s for object stores (``DEFAULT_RELOAD_INTERVAL``).
+            Process-wide (ArcticDB ``VersionMap.ReloadInterval``) and fixed when the first store of
+            the process opens.
 
     One ``arcticdb.Arctic`` is cached per URI per process, so creating ``TickStore()`` in every
     notebook cell is cheap and never opens an LMDB environment twice.
@@ -116,7 +119,7 @@ class TickStore:
         library: str = "quantkit",
         config: StoreConfig | None = None,
         maintenance: MaintenancePolicy | None = MaintenancePolicy(),
-        reload_interval: float = DEFAULT_RELOAD_INTERVAL,
+        reload_interval: float | None = None,
     ) -> None:
         if config is None:
             config = StoreConfig(uri=uri, library=library) if uri is not None else StoreConfig.from_env()
@@ -124,7 +127,7 @@ class TickStore:
                 config = StoreConfig(uri=config.uri, library=library)
         elif uri is not None and uri != config.uri:
             config = StoreConfig(uri=uri, library=config.library)
-        if not reload_interval >= 0:
+        if reload_interval is not None and not reload_interval >= 0:
             raise ValueError(f"reload_interval={reload_interval!r}: must be >= 0 seconds")
         self._config = config
         self._maintenance = maintenance
@@ -145,7 +148,7 @@ class TickStore:
         library: str = "quantkit",
         config: StoreConfig | None = None,
         maintenance: MaintenancePolicy | None = MaintenancePolicy(),
-        reload_interval: float = DEFAULT_RELOAD_INTERVAL,
+        reload_interval: float | None = None,
     ) -> "TickStore":
         """Same as ``TickStore(...)``."""
         return cls(uri, library=library, config=config, maintenance=maintenance, reload_interval=reload_interval)
@@ -438,6 +441,13 @@ class TickStore:
         return result
 
     def _merge_old(self, sym: str, st: SymbolState, old: pd.DataFrame) -> AppendResult:
+        late = old.index.asi8 > st.last_time  # an old id after the newest tick: would break id/time order
+        n_late = int(late.sum())
+        if n_late:
+            old = old[~late]
+            log.warning("%s: %d backfill ticks dropped: time later than the last stored tick", sym, n_late)
+        if old.empty:
+            return AppendResult(0, 0, n_late)
         t = old.index.asi8
         t0, t1 = pd.Timestamp(int(t.min()), tz="UTC"), pd.Timestamp(int(t.max()), tz="UTC")
         existing = self._retry(sym, sym, lambda: self._lib.read(sym, date_range=(t0, t1)).data)
@@ -445,7 +455,7 @@ class TickStore:
         fresh = old[~known]
         dups = int(known.sum())
         if fresh.empty:
-            return AppendResult(0, dups)
+            return AppendResult(0, dups, n_late)
         merged = pd.concat([existing, fresh])
         order = np.lexsort((merged["trade_id"].to_numpy(), merged.index.asi8))
         merged = merged.iloc[order]
@@ -453,7 +463,7 @@ class TickStore:
         st.last_version = int(vi.version)
         st.first_id = min(st.first_id, int(fresh["trade_id"].iloc[0])) if st.first_id >= 0 else int(fresh["trade_id"].iloc[0])
         st.appends_since_maintain += 1
-        return AppendResult(len(fresh), dups, 0, int(vi.version))
+        return AppendResult(len(fresh), dups, n_late, int(vi.version))
 
     # ------------------------------------------------------------------ maintenance
 
@@ -893,51 +903,64 @@ class TickStore:
         to_id: int | None = None,
         *,
         first_missing_time: TimeLike | int = None,
+        next_trade_time: TimeLike | int = None,
         detected_at: TimeLike | int = None,
+        filled: bool = False,
+        reason: str | None = None,
     ) -> None:
-        """Record a gap in a symbol's trade ids (``from_id..to_id`` inclusive are missing).
+        """Record a gap in a symbol's trade ids (``from_id..to_id`` inclusive were missing).
 
         Accepts either the fields or one gap-like object with attributes ``symbol, from_id, to_id``
-        and optionally ``first_missing_time`` and ``detected_at`` (e.g. ``quantkit.feed.gaps.Gap``).
-        Integer times are epoch milliseconds.
+        and optionally ``first_missing_time``, ``next_trade_time``, ``detected_at``, ``filled`` and
+        ``reason`` (e.g. ``quantkit.feed.gaps.Gap``). Integer times are epoch milliseconds.
+        Stored in the record table ``gaps`` (see :meth:`write_records`).
 
         Args:
             symbol: the symbol, or a gap-like object.
             from_id: first missing trade id.
             to_id: last missing trade id (>= ``from_id``).
-            first_missing_time: time of the first missing trade, if known.
+            first_missing_time: earliest possible time of the missing trades, if known.
+            next_trade_time: time of the trade that revealed the gap, if known.
             detected_at: when the gap was noticed; ``None``: now.
+            filled: whether a backfill recovered every missing id.
+            reason: why an unfilled gap stayed unfilled (free text, e.g. the feed's reason code).
 
         Raises:
-            ValueError: missing or inconsistent ids, bad symbol.
+            ValueError: missing or inconsistent ids, bad symbol or times.
         """
         if not isinstance(symbol, str):
             gap = symbol
             symbol = gap.symbol
-            from_id = gap.from_id
-            to_id = gap.to_id
+            from_id, to_id = gap.from_id, gap.to_id
             first_missing_time = getattr(gap, "first_missing_time", first_missing_time)
+            next_trade_time = getattr(gap, "next_trade_time", next_trade_time)
             detected_at = getattr(gap, "detected_at", detected_at)
+            filled = bool(getattr(gap, "filled", filled))
+            reason = getattr(gap, "reason", reason)
         sym = check_symbol(symbol)
         if from_id is None or to_id is None or int(to_id) < int(from_id):
             raise ValueError(f"gap ids from_id={from_id!r} to_id={to_id!r}: need from_id <= to_id")
 
-        def _time(v: Any, name: str) -> pd.Timestamp | None:
+        def _ms(v: Any, name: str) -> int:
             if v is None:
-                return None
+                return -1
             if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
-                return pd.Timestamp(int(v), unit="ms", tz="UTC")
-            return to_utc(v, name)
+                return int(v)
+            ts = to_utc(v, name)
+            return -1 if ts is None else int(ts.value // 1_000_000)
 
-        det = _time(detected_at, "detected_at") or pd.Timestamp.now(tz="UTC")
-        fmt = _time(first_missing_time, "first_missing_time")
+        det_ms = _ms(detected_at, "detected_at")
+        det = pd.Timestamp.now(tz="UTC") if det_ms < 0 else pd.Timestamp(det_ms, unit="ms", tz="UTC")
         row = pd.DataFrame(
             {
                 "symbol": [sym],
                 "from_id": np.array([int(from_id)], dtype=np.int64),
                 "to_id": np.array([int(to_id)], dtype=np.int64),
                 "missing": np.array([int(to_id) - int(from_id) + 1], dtype=np.int64),
-                "first_missing_ms": np.array([-1 if fmt is None else fmt.value // 1_000_000], dtype=np.int64),
+                "first_missing_ms": np.array([_ms(first_missing_time, "first_missing_time")], dtype=np.int64),
+                "next_trade_ms": np.array([_ms(next_trade_time, "next_trade_time")], dtype=np.int64),
+                "filled": np.array([bool(filled)], dtype=bool),
+                "reason": [str(reason) if reason is not None else ""],
             },
             index=pd.DatetimeIndex([det], name="detected_at").as_unit("ns"),
         )
@@ -946,29 +969,38 @@ class TickStore:
     def gaps(self, symbol: str | None = None) -> pd.DataFrame:
         """Recorded gaps, oldest first.
 
+        Args:
+            symbol: only this symbol's gaps; ``None``: all.
+
         Returns:
             DataFrame indexed by ``detected_at`` (UTC) with columns ``symbol``, ``from_id``, ``to_id``,
-            ``missing`` (count of missing ids) and ``first_missing_time`` (UTC, NaT if unknown).
+            ``missing`` (count of missing ids), ``first_missing_time`` and ``next_trade_time`` (UTC, NaT
+            if unknown), ``filled`` (bool) and ``reason`` (str, ``""`` if none).
         """
         sym = check_symbol(symbol) if symbol is not None else None
         raw = self.read_records("gaps")
+        out = pd.DataFrame(
+            {
+                "symbol": pd.Series([], dtype=object),
+                "from_id": pd.Series([], dtype="int64"),
+                "to_id": pd.Series([], dtype="int64"),
+                "missing": pd.Series([], dtype="int64"),
+                "first_missing_time": pd.Series([], dtype="datetime64[ns, UTC]"),
+                "next_trade_time": pd.Series([], dtype="datetime64[ns, UTC]"),
+                "filled": pd.Series([], dtype=bool),
+                "reason": pd.Series([], dtype=object),
+            },
+            index=pd.DatetimeIndex([], dtype="datetime64[ns, UTC]", name="detected_at"),
+        )
         if raw.empty or "symbol" not in raw.columns:
-            idx = pd.DatetimeIndex([], dtype="datetime64[ns, UTC]", name="detected_at")
-            return pd.DataFrame(
-                {
-                    "symbol": pd.Series([], dtype=object),
-                    "from_id": pd.Series([], dtype="int64"),
-                    "to_id": pd.Series([], dtype="int64"),
-                    "missing": pd.Series([], dtype="int64"),
-                    "first_missing_time": pd.Series([], dtype="datetime64[ns, UTC]"),
-                },
-                index=idx,
-            )
-        ms = raw["first_missing_ms"]
+            return out
         out = raw[["symbol", "from_id", "to_id", "missing"]].copy()
-        out["first_missing_time"] = pd.to_datetime(ms.where(ms >= 0), unit="ms", utc=True)
+        for col, src in (("first_missing_time", "first_missing_ms"), ("next_trade_time", "next_trade_ms")):
+            ms = raw[src] if src in raw.columns else pd.Series(-1, index=raw.index)
+            out[col] = pd.to_datetime(ms.where(ms >= 0), unit="ms", utc=True)
+        out["filled"] = raw["filled"].astype(bool) if "filled" in raw.columns else False
+        out["reason"] = raw["reason"].fillna("").astype(str) if "reason" in raw.columns else ""
         out.index = out.index.rename("detected_at")
         if sym is not None:
             out = out[out["symbol"] == sym]
         return out
-

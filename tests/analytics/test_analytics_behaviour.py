@@ -244,3 +244,16 @@ def test_scanner_ranks_and_matches_engle_granger(coint_pair, random_walks):
     assert top["half_life"] == pytest.approx(hl.exact, rel=1e-9)
     assert top["corr"] == pytest.approx(
         np.corrcoef(np.diff(np.log(prices[top["y"]])), np.diff(np.log(prices[top["x"]])))[0, 1], rel=1e-9)
+
+
+def test_scanner_aligns_each_pair_on_its_own_bars(coint_pair, random_walks):
+    """A third symbol's missing bars never shorten a pair; a pair with too few common bars is left out."""
+    y, x, _ = coint_pair(10, 1000, half_life=10.0)
+    c, _ = random_walks(11, 1000)
+    prices = pd.DataFrame({"AAA": y, "BBB": x, "CCC": (c + 50).where(np.arange(1000) < 60)})
+    table = qa.scan_pairs(prices, maxlag=5)
+    assert len(table) == 1  # CCC has only 60 bars (< min_obs=100) with anyone
+    row = table.iloc[0]
+    assert row["n"] == 1000
+    eg = qa.engle_granger(np.log(prices[row["y"]]), np.log(prices[row["x"]]), maxlag=5)
+    assert row["pvalue"] == pytest.approx(eg.pvalue, rel=1e-6)

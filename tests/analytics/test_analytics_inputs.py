@@ -64,7 +64,7 @@ def legs(coint_pair):
         (lambda y, x: qa.trade_imbalance(pd.DataFrame({"a": [1.0]})), "need"),
         (lambda y, x: qa.vwap(pd.DataFrame({"a": [1.0]})), "need"),
         (lambda y, x: qa.scan_pairs(pd.DataFrame({"a": y}), min_obs=20), "at least 2"),
-        (lambda y, x: qa.scan_pairs(pd.DataFrame({"a": y, "b": x}).iloc[:50]), "aligned bars"),
+        (lambda y, x: qa.scan_pairs(pd.DataFrame({"a": y, "b": x}).iloc[:50]), "common bars"),
         (lambda y, x: qa.scan_pairs(object()), "source"),
         (lambda y, x: qa.PairStream(2), "window"),
         (lambda y, x: qa.PairStream(10).update(float("nan"), 1.0), "non-finite"),

@@ -43,8 +43,9 @@ def _dash(feed: Any, tmp_path: Path, **kw: object) -> LiveDashboard:
 def _batch(feed: Any, dash: LiveDashboard) -> pd.DataFrame:
     """The dashboard's bars recomputed from the store: store bars, inner-aligned, same span."""
     f = dash.frame()
-    yb = feed.store.bars(Y, dash.params.bar, f.index[0], f.index[-1])
-    xb = feed.store.bars(X, dash.params.bar, f.index[0], f.index[-1])
+    end = f.index[-1] + pd.Timedelta(dash.monitor.source.freq_ms - 1, "ms")  # the last bar's last millisecond
+    yb = feed.store.bars(dash.monitor.y, dash.params.bar, f.index[0], end)
+    xb = feed.store.bars(dash.monitor.x, dash.params.bar, f.index[0], end)
     pair = align_pair(yb["close"], xb["close"])
     return pair[(pair.index >= f.index[0]) & (pair.index <= f.index[-1])]
 
@@ -117,7 +118,10 @@ def test_controls_reseed_and_keep_streaming(live_feed: Any, tmp_path: Path, comm
     dash.view.controls["bar"].value = "1m"
     dash.step()
     assert (dash.monitor.x, dash.monitor.source.bar) == (C, "1m")
-    assert len(dash.frame()) == len(_batch(live_feed, dash)) if len(dash.frame()) else True
+    f1m = dash.frame()
+    pair = _batch(live_feed, dash)
+    assert len(f1m) >= 2 and (f1m.index == pair.index).all()  # minutes of exchange time are stored by now
+    np.testing.assert_array_equal(f1m["x_close"].to_numpy(), pair["x"].to_numpy())
     dash.view.controls["bar"].value = "1s"
     dash.step()
     _step_until_new_bars(dash, 3, 30 * timeout_unit)
@@ -240,8 +244,8 @@ def test_read_only_view_and_heartbeat_pause(live_feed: Any, tmp_path: Path, comm
     assert dash.persist_alerts is False and dash.view.controls["method"].disabled
     dash.view.heartbeat.value = 1  # the page ticks
     dash.step()
-    dash._post("set", {"method": "kalman"})  # a crafted comm message for an analysis field
     dash.view.controls["window"].value = 40  # a view field
+    dash._post("set", {"method": "kalman"})  # what a crafted comm message for an analysis field would post
     dash.step()
     assert dash.params.method == "ols" and dash.params.window == 40
     assert "not changeable on a read-only dashboard" in (dash.last_error or "")

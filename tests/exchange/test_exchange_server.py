@@ -95,7 +95,7 @@ def test_agg_trades_match_between_websocket_and_rest(start_exchange, run, rest) 
 
 def test_live_subscribe_and_unsubscribe(start_exchange, run) -> None:
     """On a bare /ws connection SUBSCRIBE starts data after its reply; after UNSUBSCRIBE's reply the stream stops."""
-    ex = start_exchange(SyntheticMarket(seed=1, speed=INF, start_ms=START_MS))
+    ex = start_exchange(SyntheticMarket(seed=1, speed=20.0, start_ms=START_MS))
 
     async def session() -> None:
         async with connect(ex.ws_url + "/ws", max_queue=None) as ws:

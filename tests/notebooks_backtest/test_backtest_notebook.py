@@ -76,7 +76,8 @@ def test_page_without_browser(candle_store):
     assert "sharpe" in page.metrics_html.value and "max_drawdown" in page.metrics_html.value
     assert "entry_time" in page.trades_html.value
     sw = page.run_sweep()
-    assert np.asarray(page.heatmap.color).shape == (3, 2)
+    assert np.asarray(page.heatmap.color).shape == (3, 2) and np.asarray(page.heatmap_oos.color).shape == (3, 2)
+    assert "Out-of-sample sharpe" in page.heatmap_oos_fig.title
     assert "Out-of-sample" in page.sweep_html.value and len(page.oos_table()) == 1
     assert sw.best() is not None
     page.controls["exit"].value = 3.0  # exit above entry

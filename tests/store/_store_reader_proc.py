@@ -8,11 +8,12 @@ from typing import Any
 import numpy as np
 
 
-def read_while_writing(uri: str, symbol: str, expected: int, timeout: float, out: Any) -> None:
+def read_while_writing(uri: str, symbol: str, expected: int, timeout: float, ready: Any, out: Any) -> None:
     """Poll the store until ``expected`` ticks are visible; report counts and any error or inconsistency."""
     from quantkit.store import TickStore
 
     store = TickStore(uri, maintenance=None)
+    ready.put(True)
     counts: list[int] = []
     problems: list[str] = []
     deadline = time.monotonic() + timeout

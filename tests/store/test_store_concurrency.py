@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import sys
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -26,27 +27,15 @@ def test_reader_process_sees_monotonic_growth(
     writer = TickStore(store_uri, maintenance=MaintenancePolicy(interval=None, every_appends=3))
     batches, size = 120, 250
     ctx = mp.get_context("spawn")
-    out = ctx.Queue()
-    reader = ctx.Process(target=read_while_writing, args=(store_uri, "SYNAUSDT", batches * size, 60 * timeout_unit, out))
+    ready, out = ctx.Queue(), ctx.Queue()
+    args = (store_uri, "SYNAUSDT", batches * size, 60 * timeout_unit, ready, out)
+    reader = ctx.Process(target=read_while_writing, args=args)
     reader.start()
     try:
-        writer.append_ticks("SYNAUSDT", ticks_factory(range(1, size + 1)))
-        started = pd.Timestamp.now()
-        # wait until the reader has seen the symbol before writing the rest (its start-up takes a while)
-        while pd.Timestamp.now() - started < pd.Timedelta(seconds=30 * timeout_unit) and reader.is_alive():
-            if not out.empty():
-                break
-            import time
-
-            time.sleep(0.05)
-            if writer.raw_library.has_symbol("SYNAUSDT"):
-                break
-        import time
-
-        time.sleep(2 * timeout_unit)  # let the reader import and open the store
-        for b in range(1, batches):
+        assert ready.get(timeout=60 * timeout_unit)  # the reader has imported quantkit and opened the store
+        for b in range(batches):
             writer.append_ticks("SYNAUSDT", ticks_factory(range(b * size + 1, (b + 1) * size + 1), seed=b))
-            time.sleep(0.01)
+            time.sleep(0.01)  # pacing like an ingest flush, so the reader interleaves
         counts, problems = out.get(timeout=60 * timeout_unit)
     finally:
         reader.join(timeout=30 * timeout_unit)
@@ -89,7 +78,10 @@ def test_gaps_and_records(store: TickStore) -> None:
         from_id = 100
         to_id = 104
         first_missing_time = 1_723_075_200_000
+        next_trade_time = 1_723_075_200_500
         detected_at = 1_723_075_201_000
+        filled = True
+        reason = None
 
     store.record_gap("BTCUSDT", 5, 9, detected_at="2024-08-08 00:00:00")
     store.record_gap(Gap())
@@ -97,6 +89,9 @@ def test_gaps_and_records(store: TickStore) -> None:
     assert gaps[["symbol", "from_id", "to_id", "missing"]].values.tolist() == [["BTCUSDT", 5, 9, 5], ["ETHUSDT", 100, 104, 5]]
     assert pd.isna(gaps["first_missing_time"].iloc[0])
     assert gaps["first_missing_time"].iloc[1] == pd.Timestamp(1_723_075_200_000, unit="ms", tz="UTC")
+    assert gaps["next_trade_time"].iloc[1] == pd.Timestamp(1_723_075_200_500, unit="ms", tz="UTC")
+    assert gaps["filled"].tolist() == [False, True] and gaps["reason"].tolist() == ["", ""]
+    assert gaps.index[1] == pd.Timestamp(1_723_075_201_000, unit="ms", tz="UTC")
     assert store.gaps("ethusdt")["from_id"].tolist() == [100]
     with pytest.raises(ValueError):
         store.record_gap("BTCUSDT", 9, 5)

@@ -184,3 +184,16 @@ def test_one_arctic_per_uri(store_uri: str) -> None:
     with pytest.raises(Exception, match="closed"):
         a.tail("BTCUSDT")
     b.symbols()  # the shared handle still works
+
+
+def test_full_store_refuses_writes_and_keeps_data(tmp_path: Path, ticks_factory: Ticks) -> None:
+    """A full LMDB map raises StoreFullError; stored ticks stay readable and small writes still work."""
+    from quantkit.errors import StoreFullError
+
+    small = TickStore(f"lmdb://{tmp_path / 'tiny'}?map_size=2MB", maintenance=None)
+    small.append_ticks("BTCUSDT", ticks_factory(range(1, 10)))
+    with pytest.raises(StoreFullError, match="full"):
+        small.append_ticks("BTCUSDT", ticks_factory(range(10, 300_000)))
+    assert small.ticks("BTCUSDT")["trade_id"].tolist() == list(range(1, 10))
+    assert small.append_ticks("BTCUSDT", ticks_factory(range(10, 20))).stored == 10
+    assert small.last_trade_id("BTCUSDT") == 19

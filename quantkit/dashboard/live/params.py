@@ -71,7 +71,7 @@ class LiveParams:
         y: dependent leg symbol (``None``: the first stored symbol, once there is one).
         x: hedge leg symbol (``None``: the second stored symbol).
         bar: bar size, one of :data:`BAR_CHOICES` (default ``"1s"``).
-        window: bars per rolling window: hedge ratio, z-score, correlation (default 300).
+        window: bars per rolling window: hedge ratio, z-score, correlation (default 120).
         method: hedge ratio: ``"ols"``, ``"huber"`` or ``"kalman"`` (default ``"ols"``).
         z_entry: ``|z|`` that signals an entry, drawn and used by the alert rule (default 2.0).
         z_exit: ``|z|`` that signals an exit / re-arms the rule (default 0.5).
@@ -86,7 +86,7 @@ class LiveParams:
     y: str | None = None
     x: str | None = None
     bar: str = "1s"
-    window: int = 300
+    window: int = 120
     method: str = "ols"
     z_entry: float = 2.0
     z_exit: float = 0.5

@@ -1,0 +1,134 @@
+"""The README's main command in a real browser: `quantkit up` -> JupyterLab -> Run All -> a live dashboard.
+
+Headless Debian chromium driven by Python playwright (no `playwright install`). Screenshots are kept in
+``tests/artifacts/`` (``lab_dashboard_1.png``, ``lab_dashboard_2.png``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--no-first-run", "--disable-dev-shm-usage",
+]  # fmt: skip
+TOKEN = "qkbrowser"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _get(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        return resp.read()
+
+
+def _shutdown(proc: subprocess.Popen[bytes], port: int, timeout: float) -> int | None:
+    """Shut the kernels down through the REST API (fast, no orphans), then stop `quantkit up`."""
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for k in json.loads(_get(f"{base}/api/kernels?token={TOKEN}")):
+            req = urllib.request.Request(f"{base}/api/kernels/{k['id']}?token={TOKEN}", method="DELETE")
+            urllib.request.urlopen(req, timeout=10).close()
+    except OSError:
+        pass
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        return proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        return None
+
+
+def test_up_shows_a_live_dashboard_in_jupyterlab(tmp_path: Path, repo_root: Path, artifacts_dir: Path,
+                                                 timeout_unit: float) -> None:
+    """Run All in JupyterLab draws non-empty charts, and the shown last-tick time advances between two screenshots."""
+    notebook = repo_root / "notebooks" / "live_dashboard.ipynb"
+    digest = hashlib.sha256(notebook.read_bytes()).hexdigest()
+    settings = tmp_path / "lab-settings"
+    (settings / "@jupyterlab" / "docmanager-extension").mkdir(parents=True)
+    # never autosave the repository's notebook while the test runs it
+    (settings / "@jupyterlab" / "docmanager-extension" / "plugin.jupyterlab-settings").write_text('{"autosave": false}')
+    port = _free_port()
+    env = dict(os.environ, QUANTKIT_DATA_DIR=str(tmp_path), JUPYTER_RUNTIME_DIR=str(tmp_path / "rt"),
+               JUPYTERLAB_SETTINGS_DIR=str(settings), JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "ws"))
+    env.pop("QUANTKIT_ARCTIC_URI", None)
+    log = (tmp_path / "up.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "quantkit", "up", "--no-browser", "--port", str(port), "--token", TOKEN, "--speed", "20"],
+        env=env, cwd=repo_root, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}/lab/tree/notebooks/live_dashboard.ipynb?reset&token={TOKEN}"
+        deadline = time.monotonic() + 60 * timeout_unit
+        while True:
+            assert proc.poll() is None, (tmp_path / "up.log").read_text()
+            try:
+                _get(f"http://127.0.0.1:{port}/api/status?token={TOKEN}")
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "JupyterLab did not start"
+                time.sleep(0.5)
+
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page(viewport={"width": 1600, "height": 1300})
+                wait_ms = 90_000 * timeout_unit
+                page.goto(url, wait_until="domcontentloaded", timeout=wait_ms)
+                page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=wait_ms)
+                page.wait_for_selector(".jp-Notebook-ExecutionIndicator, .jp-Toolbar-kernelStatus", timeout=wait_ms)
+                page.get_by_role("menuitem", name="Run", exact=True).click()
+                page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+
+                page.wait_for_function(
+                    "() => { const e = document.querySelector('.qk-last-tick'); return e && /^[0-9]{13}$/.test(e.dataset.ms); }",
+                    timeout=wait_ms,
+                )
+                # non-empty charts: at least the prices, volume, spread and z-score lines are drawn
+                page.wait_for_function(
+                    "() => [...document.querySelectorAll('.qk-live .bqplot path.line')]"
+                    ".filter(p => (p.getAttribute('d') || '').length > 200).length >= 4",
+                    timeout=wait_ms,
+                )
+                page.locator(".qk-live").first.scroll_into_view_if_needed()
+                first_ms = int(page.locator(".qk-last-tick").first.get_attribute("data-ms"))
+                first_text = page.locator(".qk-last-tick").first.inner_text()
+                page.screenshot(path=str(artifacts_dir / "lab_dashboard_1.png"))
+                page.wait_for_timeout(3000)
+                page.wait_for_function(
+                    f"() => Number(document.querySelector('.qk-last-tick').dataset.ms) > {first_ms}", timeout=wait_ms
+                )
+                second_ms = int(page.locator(".qk-last-tick").first.get_attribute("data-ms"))
+                second_text = page.locator(".qk-last-tick").first.inner_text()
+                page.screenshot(path=str(artifacts_dir / "lab_dashboard_2.png"))
+                assert second_ms > first_ms and second_text != first_text
+                drawn = page.evaluate(
+                    "() => [...document.querySelectorAll('.qk-live .bqplot path.line')]"
+                    ".map(p => (p.getAttribute('d') || '').length)"
+                )
+                assert sum(1 for d in drawn if d > 200) >= 4, drawn
+                assert "streaming" in page.locator(".qk-status").first.inner_text()
+            finally:
+                browser.close()
+    finally:
+        code = _shutdown(proc, port, 30 * timeout_unit)
+        log.close()
+    assert code == 0, (tmp_path / "up.log").read_text()[-3000:]
+    assert hashlib.sha256(notebook.read_bytes()).hexdigest() == digest  # the repository's notebook is untouched
