@@ -71,6 +71,8 @@ class AlertMonitor:
         recent: alerts kept in :attr:`recent` (default 200).
         clock: wall clock, seconds since the epoch (tests may inject one).
         logger: defaults to ``logging.getLogger("quantkit.alerts")``.
+        log_level: level of the one log line per alert (default WARNING: visible in a
+            headless process; the dashboard uses INFO since it shows alerts itself).
 
     Attributes:
         source: the :class:`~quantkit.alerts.source.PairSource`.
@@ -105,6 +107,7 @@ class AlertMonitor:
         recent: int = 200,
         clock: Callable[[], float] = time.time,
         logger: logging.Logger | None = None,
+        log_level: int = logging.WARNING,
     ) -> None:
         y, x = _pair(pair)
         if not interval > 0:
@@ -117,6 +120,7 @@ class AlertMonitor:
         self.interval = float(interval)
         self._clock = clock
         self.log = logger or logging.getLogger("quantkit.alerts")
+        self.log_level = int(log_level)
         self.source = PairSource(store, y, x, bar, history_bars=history_bars, grace_s=grace_s,
                                  min_quote_volume=min_volume, clock=clock)
         self.tracker = PairTracker(window, method, capacity=history_bars)
@@ -185,7 +189,7 @@ class AlertMonitor:
             wall = Observation(time=pd.Timestamp(now, unit="s", tz="UTC"), pair=self.pair, tick_age_s=self.tick_age_s(now))
             new += self.engine.evaluate(wall, clock="wall")
         for a in new:
-            self.log.warning("alert %s %s %s: %s", a.pair, a.rule, a.direction or "-", a.message)
+            self.log.log(self.log_level, "alert %s %s %s: %s", a.pair, a.rule, a.direction or "-", a.message)
         self.recent.extend(new)
         if self.persist and (new or self._unsaved):
             self._save(new)

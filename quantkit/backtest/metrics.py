@@ -272,15 +272,17 @@ def compute_metrics(
         cagr = -1.0
     mean = float(returns.mean())
     if n > 1:
-        dev = returns - mean  # two-pass variance
-        sd = math.sqrt(float(dev @ dev) / (n - 1))
+        dev = returns - mean  # two-pass variance; no BLAS dot (its threads crawl on a busy 2-core box)
+        dev *= dev
+        sd = math.sqrt(float(dev.sum()) / (n - 1))
     else:
         sd = math.nan
     sqrtP = math.sqrt(P)
     volatility = sd * sqrtP
     sharpe = mean / sd * sqrtP if sd > 0 else math.nan
     neg = np.minimum(returns, 0.0)
-    downside = math.sqrt(float(neg @ neg) / n)
+    neg *= neg
+    downside = math.sqrt(float(neg.sum()) / n)
     sortino = mean / downside * sqrtP if downside > 0 else (math.inf if mean > 0 else math.nan)
     peak = np.maximum.accumulate(wealth)
     np.maximum(peak, 1.0, out=peak)

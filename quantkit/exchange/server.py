@@ -80,8 +80,6 @@ log = logging.getLogger("quantkit.exchange")
 _WRITE_FRAMES = 1024
 #: Transport write buffer high-water mark, bytes (websockets' default is 32 KiB).
 _WRITE_LIMIT = 2**18
-#: Seconds to wait for a client's closing handshake before dropping the TCP connection.
-_CLOSE_TIMEOUT = 5.0
 _wire_log = logging.getLogger("quantkit.exchange.wire")
 
 
@@ -134,6 +132,8 @@ class LocalExchange:
         max_pending: frames queued per connection before a paced exchange closes it (1008).
         high_water: frames queued per connection above which a max-speed exchange waits.
         stall_timeout: seconds a max-speed exchange waits for a stalled connection before closing it.
+        close_timeout: seconds to wait for a client's closing handshake before dropping the TCP
+            connection (a slow consumer must read what is already buffered first); ``None`` waits forever.
         policy_factory: makes a :class:`~quantkit.exchange.policy.ConnectionPolicy` per request path;
             ``None`` behaves like Binance.
         clock: wall clock in seconds since the epoch (``serverTime``, weight minutes, shutdown events).
@@ -155,6 +155,7 @@ class LocalExchange:
         max_pending: int = 100_000,
         high_water: int = 8192,
         stall_timeout: float = 60.0,
+        close_timeout: float | None = 5.0,
         policy_factory: PolicyFactory | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -170,6 +171,8 @@ class LocalExchange:
             raise ValueError(f"max_pending={max_pending!r}, high_water={high_water!r}: expected >= 1 and >= 2")
         if not stall_timeout > 0:
             raise ValueError(f"stall_timeout={stall_timeout!r}: expected seconds > 0")
+        if close_timeout is not None and not close_timeout > 0:
+            raise ValueError(f"close_timeout={close_timeout!r}: expected seconds > 0 or None")
         market = getattr(source, "market", None)
         if market not in ("spot", "futures"):
             raise ValueError(f"source.market={market!r}: expected 'spot' or 'futures'")
@@ -186,6 +189,7 @@ class LocalExchange:
         self._high_water = int(high_water)
         self._low_water = self._high_water // 2
         self._stall_timeout = float(stall_timeout)
+        self._close_timeout = close_timeout
         self._policy_factory: PolicyFactory = policy_factory or default_policy
         self._clock = clock
         self.market: str = market
@@ -300,8 +304,14 @@ class LocalExchange:
                 loop.close()
                 self._ready.set()
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop serving: close connections (1001), stop the source, join the thread. Idempotent, thread-safe."""
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop serving: close connections (1001), stop the source, join the thread. Idempotent, thread-safe.
+
+        Args:
+            timeout: seconds to wait for the thread; ``None``: ``close_timeout`` + 5 s (30 s without one).
+        """
+        if timeout is None:
+            timeout = (self._close_timeout or 25.0) + 5.0
         self._stop_requested = True
         loop, ev = self._loop, self._stop_event
         if loop is not None and ev is not None and not loop.is_closed():
@@ -348,7 +358,7 @@ class LocalExchange:
                 ping_interval=self._ping_interval,
                 ping_timeout=self._ping_timeout,
                 write_limit=_WRITE_LIMIT,
-                close_timeout=_CLOSE_TIMEOUT,
+                close_timeout=self._close_timeout,
                 logger=_wire_log,
             )
         except OSError as exc:

@@ -434,8 +434,8 @@ class Backfiller:
         n = len(hold.held)
         if n > self._held_max:
             self._held_max = n
-            if n > self._opts.max_held:
-                self._overflow(hold)
+        if n > self._opts.max_held:
+            self._overflow(hold)
 
     def _overflow(self, hold: _Hold) -> None:
         self._warn("overflow:" + hold.symbol, "%s: more than %d live trades held while backfilling; giving the backfill up",
@@ -455,7 +455,7 @@ class Backfiller:
             while True:
                 if hold.ranges:
                     r = hold.ranges[0]
-                    await self._release(hold, r.lo)
+                    await self._release(hold)
                     try:
                         await self._fill(hold.symbol, r)
                     except _GiveUp as exc:
@@ -471,7 +471,7 @@ class Backfiller:
                     hold.ranges.popleft()
                     self._finish(hold.symbol, r)
                 elif hold.held:
-                    await self._release(hold, None)
+                    await self._release(hold)
                 else:
                     if self.holds.get(hold.symbol) is hold:
                         del self.holds[hold.symbol]
@@ -484,12 +484,16 @@ class Backfiller:
             if self.holds.get(hold.symbol) is hold:
                 self._abort(hold, "rest_error", self._last_error)
 
-    async def _release(self, hold: _Hold, below: int | None) -> None:
-        """Deliver held trades with ids below ``below`` (all if None), yielding to the loop now and then."""
+    async def _release(self, hold: _Hold) -> None:
+        """Deliver the held trades that precede the first range still to fill (all if none), yielding now and then.
+
+        The bound is read again after every yield: a gap found meanwhile stops the release at its start.
+        """
         held = hold.held
+        ranges = hold.ranges
         deliver = self._deliver_live
         n = 0
-        while held and (below is None or held[0][1] < below):
+        while held and (not ranges or held[0][1] < ranges[0].lo):
             trade = held.popleft()
             self._held -= 1
             deliver(trade)

@@ -104,13 +104,15 @@ class Ingestor:
         self._write_errors = 0
         self._feed_restarts = 0
         self._gap_count = 0
+        self._gaps_unfilled = 0
+        self._missing = 0
         self._last_error: str | None = None
         self._last_trade_time = 0
         self._lag_last: float | None = None
         self._lags: collections.deque[float] = collections.deque(maxlen=_LAG_SAMPLES)
         self._rate: collections.deque[tuple[float, int]] = collections.deque()
         self._per_symbol: collections.Counter[str] = collections.Counter()
-        self._feed_base: dict[str, Any] = {"received": 0, "reconnects": 0, "rejected": collections.Counter()}
+        self._feed_base: dict[str, Any] = {"received": 0, "reconnects": 0, "backfilled": 0, "rejected": collections.Counter()}
 
     # ------------------------------------------------------------------ construction helpers
     @classmethod
@@ -227,12 +229,14 @@ class Ingestor:
         rejected: collections.Counter[str] = collections.Counter(self._feed_base["rejected"])
         received = self._feed_base["received"]
         reconnects = self._feed_base["reconnects"]
+        backfilled = self._feed_base["backfilled"]
         feed_state = "stopped"
         if client is not None:
             fs = client.stats
             rejected.update(fs.rejected)
             received += fs.received
             reconnects += fs.reconnects
+            backfilled += fs.backfill.trades if fs.backfill is not None else 0
             feed_state = fs.state
         lags = np.fromiter(self._lags, dtype=float) if self._lags else None
         now = time.monotonic()
@@ -253,6 +257,9 @@ class Ingestor:
             rejected={k: v for k, v in rejected.items() if v},
             reconnects=reconnects,
             gaps=self._gap_count,
+            gaps_unfilled=self._gaps_unfilled,
+            missing_trades=self._missing,
+            backfilled=backfilled,
             queue_depth=len(self._buf) + sum(len(v) for v in self._pending.values()),
             pending_symbols=sum(1 for v in self._pending.values() if v),
             write_errors=self._write_errors,
@@ -285,6 +292,9 @@ class Ingestor:
     def _on_gap(self, gap: "Gap") -> None:
         self._gaps.append(gap)
         self._gap_count += 1
+        if not gap.filled:
+            self._gaps_unfilled += 1
+            self._missing += gap.to_id - gap.from_id + 1
 
     def _feed_main(self) -> None:
         delay = 0.5
@@ -344,6 +354,7 @@ class Ingestor:
             fs = client.stats
             self._feed_base["received"] += fs.received
             self._feed_base["reconnects"] += fs.reconnects
+            self._feed_base["backfilled"] += fs.backfill.trades if fs.backfill is not None else 0
             self._feed_base["rejected"].update(fs.rejected)
 
     # ------------------------------------------------------------------ writer side

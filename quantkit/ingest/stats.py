@@ -17,7 +17,7 @@ class IngestStats:
         feed_state: the feed client's state (``"connecting"``, ``"connected"``,
             ``"reconnecting"``, ``"stopped"``).
         received: messages received from the exchange.
-        accepted: trades that passed validation and entered the queue.
+        accepted: trades that passed validation and entered the queue (live and backfilled).
         stored: trades written to the store (new, after de-duplication).
         duplicates: trades the store dropped as already stored (same trade id).
         feed_duplicates: trades the feed dropped as already delivered or stored
@@ -25,7 +25,11 @@ class IngestStats:
         rejected: messages dropped for any other reason, by reason: malformed input
             (:data:`quantkit.feed.REJECT_REASONS`), ``out_of_order``, ``sink_error``.
         reconnects: WebSocket reconnections.
-        gaps: trade-id gaps detected (each recorded in the store).
+        gaps: trade-id gaps detected (each recorded in the store, filled or not).
+        gaps_unfilled: gaps the REST backfill could not fill: real losses, recorded
+            in the store with their id and time range.
+        missing_trades: trade ids lost in unfilled gaps.
+        backfilled: trades recovered through the REST backfill (included in ``accepted``).
         queue_depth: trades accepted but not yet written.
         pending_symbols: symbols with trades waiting to be written.
         write_errors: failed store writes (each retried; nothing accepted is dropped).
@@ -51,6 +55,9 @@ class IngestStats:
     rejected: dict[str, int] = field(default_factory=dict)
     reconnects: int = 0
     gaps: int = 0
+    gaps_unfilled: int = 0
+    missing_trades: int = 0
+    backfilled: int = 0
     queue_depth: int = 0
     pending_symbols: int = 0
     write_errors: int = 0
@@ -84,6 +91,6 @@ class IngestStats:
         return (
             f"ingest {self.state} (feed {self.feed_state}): received {self.received:,}, stored {self.stored:,}, "
             f"duplicates {self.duplicates + self.feed_duplicates:,}, rejected {self.rejected_total:,}, reconnects {self.reconnects}, "
-            f"gaps {self.gaps}, queue {self.queue_depth:,}, lag p50/p99 {lag}, {self.ticks_per_second:,.0f} ticks/s"
+            f"gaps {self.gaps} ({self.gaps_unfilled} unfilled, {self.missing_trades:,} trades lost), backfilled {self.backfilled:,}, queue {self.queue_depth:,}, lag p50/p99 {lag}, {self.ticks_per_second:,.0f} ticks/s"
             + (f", last error: {self.last_error}" if self.last_error else "")
         )

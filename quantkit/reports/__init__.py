@@ -12,8 +12,9 @@ what the pair notebook shows), display (tables and static charts), registry
 (report kinds), runner, index, cron, schedule, commands (the ``report`` and
 ``schedule`` CLI sub-commands). Logger: ``"quantkit.reports"``.
 
-The runner and scheduler (papermill, nbconvert) are imported on first use, so a
-report kernel importing :class:`PairReportData` stays light.
+The data layer (analytics, statsmodels), the runner and the scheduler (papermill,
+nbconvert) are imported on first use: a report kernel does not load papermill, and
+``quantkit schedule --crontab`` does not load the analytics.
 """
 
 from __future__ import annotations
@@ -22,13 +23,16 @@ import importlib
 from typing import Any
 
 from .cron import CronSpec
-from .data import PairBars, PairReportData, load_pair_bars, open_store
 from .display import Chart, Note, Table
 from .index import ReportIndex, ReportRun
 from .parameters import PairReportParameters, coerce, parse_assignments
 from .registry import ReportKind, get, register
 
 _LAZY = {
+    "PairBars": "data",
+    "PairReportData": "data",
+    "load_pair_bars": "data",
+    "open_store": "data",
     "ReportFailed": "runner",
     "ReportRequest": "runner",
     "execute": "runner",

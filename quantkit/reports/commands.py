@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 from typing import Any, Sequence
 
 from quantkit.errors import QuantkitError
@@ -33,6 +34,7 @@ __all__ = ["cmd_report", "cmd_schedule", "main", "register"]
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Run the reports named on the command line; exit code 1 when any failed."""
+    from .index import default_out_dir
     from .parameters import parse_assignments
     from .runner import ReportFailed, run_batch
 
@@ -48,7 +50,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(f"{run.status:6s} {run.label}  {run.html or run.notebook or ''}", flush=True)
     failed = [r for r in runs if not r.ok]
     if len(runs) == 1 and failed:
-        raise ReportFailed(failed[0])
+        raise ReportFailed(failed[0], Path(args.out).resolve() if args.out else default_out_dir())
     if failed:
         print(f"{len(failed)} of {len(runs)} reports failed: " + "; ".join(f"{r.label}: {r.error_line()}" for r in failed),
               file=sys.stderr)

@@ -33,7 +33,7 @@ _SHORTCUTS = {
     "@yearly": "0 0 1 1 *",
     "@annually": "0 0 1 1 *",
 }
-_FIELDS = (("minute", 0, 59, {}), ("hour", 0, 23, {}), ("day of month", 1, 31, {}), ("month", 1, 12, _MONTHS),
+_FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (("minute", 0, 59, {}), ("hour", 0, 23, {}), ("day of month", 1, 31, {}), ("month", 1, 12, _MONTHS),
            ("day of week", 0, 7, _DAYS))
 #: Search horizon: a spec that matches no minute within this many years (e.g. "0 0 31 2 *") is an error.
 _HORIZON_YEARS = 8

@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -44,7 +44,7 @@ TOP_ROWS: int = 10
 
 #: Factorisation of the Engle-Granger residual ADF regressions: "gram" is ~10x faster than "qr"
 #: on a month of 1-minute bars and matches it (and statsmodels) to ~1e-9 on the statistic.
-EG_METHOD: str = "gram"
+EG_METHOD: Literal["qr", "gram"] = "gram"
 
 
 def open_store(uri: str | None = None, library: str | None = None) -> Any:

@@ -24,7 +24,7 @@ from typing import Any
 
 from ._locks import FileLock
 
-__all__ = ["ReportIndex", "ReportRun", "STATUSES"]
+__all__ = ["ReportIndex", "ReportRun", "STATUSES", "default_out_dir", "utc_now"]
 
 #: Run states in the index.
 STATUSES: tuple[str, ...] = ("running", "ok", "failed")
@@ -79,7 +79,8 @@ class ReportRun:
         where = f"cell {e.get('cell')}" if e.get("cell") is not None else "a cell"
         if e.get("section"):
             where += f" ({e['section']})"
-        return f"{where} raised {e.get('ename', 'Error')}: {e.get('evalue', '')}".strip()
+        evalue = " ".join(str(e.get("evalue", "")).split())  # one line, whatever the exception said
+        return f"{where} raised {e.get('ename', 'Error')}: {evalue}".strip()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly dict."""
@@ -94,6 +95,13 @@ class ReportRun:
         if extra:
             known["extra"] = {**known.get("extra", {}), **extra}
         return cls(**known)
+
+
+def default_out_dir() -> Path:
+    """``<QUANTKIT_DATA_DIR or ~/.quantkit>/reports``."""
+    from quantkit.config import default_data_dir
+
+    return default_data_dir() / "reports"
 
 
 def utc_now() -> dt.datetime:

@@ -20,6 +20,7 @@ Reports only read the store: the notebook opens it and calls read methods.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
 import os
 import queue
@@ -36,7 +37,7 @@ from quantkit.errors import ReportError, ReportExecutionError, ReportParameterEr
 from . import registry
 from ._html import notebook_to_html
 from ._kernels import ENGINE_NAME, WarmKernel
-from .index import ReportIndex, ReportRun, utc_now
+from .index import ReportIndex, ReportRun, default_out_dir, utc_now
 
 __all__ = [
     "CELL_TIMEOUT",
@@ -55,6 +56,8 @@ logger = logging.getLogger("quantkit.reports")
 #: Per-cell execution limit in seconds (a cell running longer fails the report).
 CELL_TIMEOUT: float = 600.0
 
+_invalid_ids = itertools.count(1)
+
 
 class ReportFailed(ReportExecutionError):
     """A report notebook raised; the partial notebook is kept and the index says ``failed``.
@@ -62,13 +65,17 @@ class ReportFailed(ReportExecutionError):
     Attributes:
         run: the failed run as recorded in the index.
         section: the heading of the notebook section holding the failing cell ("" if none).
+        notebook: path of the partial notebook (absolute when the output folder is known).
     """
 
-    def __init__(self, run: ReportRun) -> None:
+    def __init__(self, run: ReportRun, out_dir: str | os.PathLike[str] | None = None) -> None:
         e = run.error or {}
         self.run = run
         self.section = str(e.get("section") or "")
-        super().__init__(e.get("cell"), str(e.get("ename", "Error")), str(e.get("evalue", "")), run.notebook or "")
+        notebook = run.notebook or ""
+        if notebook and out_dir is not None:
+            notebook = str(Path(out_dir) / notebook)
+        super().__init__(e.get("cell"), str(e.get("ename", "Error")), str(e.get("evalue", "")), notebook)
 
     def __str__(self) -> str:
         return f"{self.run.label}: {self.run.error_line()} (partial notebook: {self.notebook})"
@@ -89,13 +96,6 @@ class ReportRequest:
     params: Any
     job: str | None = None
     scheduled_for: dt.datetime | None = None
-
-
-def default_out_dir() -> Path:
-    """``<QUANTKIT_DATA_DIR or ~/.quantkit>/reports``."""
-    from quantkit.config import default_data_dir
-
-    return default_data_dir() / "reports"
 
 
 class _LazyStore:
@@ -295,9 +295,10 @@ def run_report(
             the cell, and the partial notebook is kept.
     """
     request = prepare(params, kind=kind, store=store)
-    run = execute(request, out_dir=out_dir, kernel=kernel, kernel_name=kernel_name, cell_timeout=cell_timeout, now=now)
+    out = (Path(out_dir) if out_dir is not None else default_out_dir()).resolve()
+    run = execute(request, out_dir=out, kernel=kernel, kernel_name=kernel_name, cell_timeout=cell_timeout, now=now)
     if not run.ok:
-        raise ReportFailed(run)
+        raise ReportFailed(run, out)
     return run
 
 
@@ -321,7 +322,7 @@ def _record_invalid(request_params: Mapping[str, Any], kind: str, exc: ReportPar
     moment = now()
     label = str(request_params.get("pair", kind))
     return ReportIndex(out).record(ReportRun(
-        id=f"invalid/{moment.strftime('%Y%m%dT%H%M%S%f')}-{abs(hash(label)) % 10_000:04d}",
+        id=f"invalid/{moment.strftime('%Y%m%dT%H%M%S%f')}-{next(_invalid_ids):04d}",
         kind=kind, label=label, parameters={k: str(v) for k, v in request_params.items() if k != "store"},
         status="failed", started=moment.isoformat(timespec="seconds"), finished=moment.isoformat(timespec="seconds"),
         duration_s=0.0, error={"cell": None, "section": "parameters", "ename": type(exc).__name__, "evalue": str(exc)},
@@ -406,11 +407,11 @@ def run_batch(
     done: queue.SimpleQueue[tuple[int, ReportRun | BaseException]] = queue.SimpleQueue()
     stop = threading.Event()
     # parallel kernels share the cores: cap each one's BLAS threads so they do not oversubscribe
-    threads = max(1, (os.cpu_count() or 1) // workers) if workers > 1 else None
+    blas_threads = max(1, (os.cpu_count() or 1) // workers) if workers > 1 else None
 
     def worker() -> None:
         # each worker thread owns its kernel from start to shutdown (kernel managers stay on one thread)
-        warm = WarmKernel(kernel_name, threads=threads) if reuse_kernels else None
+        warm = WarmKernel(kernel_name, threads=blas_threads) if reuse_kernels else None
         try:
             while not stop.is_set():
                 try:

@@ -57,7 +57,7 @@ from quantkit.errors import ConfigError, ReportParameterError
 
 from ._locks import FileLock
 from .cron import CronSpec
-from .index import ReportRun, utc_now
+from .index import ReportRun, default_out_dir, utc_now
 
 __all__ = [
     "JobOutcome",
@@ -163,7 +163,6 @@ def parse_schedule(data: Mapping[str, Any], *, path: Path | None = None) -> Sche
         ConfigError: a missing or malformed entry (the message names it, e.g. ``jobs[1].cron``).
     """
     from . import registry
-    from .runner import default_out_dir
 
     known = {"out", "workers", "grace", "defaults", "jobs"}
     for key in data:

@@ -93,7 +93,8 @@ def test_up_shows_a_live_dashboard_in_jupyterlab(tmp_path: Path, repo_root: Path
                 wait_ms = 90_000 * timeout_unit
                 page.goto(url, wait_until="domcontentloaded", timeout=wait_ms)
                 page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=wait_ms)
-                page.wait_for_selector(".jp-Notebook-ExecutionIndicator, .jp-Toolbar-kernelStatus", timeout=wait_ms)
+                # Run All before the kernel is up is dropped: wait for it to be idle first
+                page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=wait_ms)
                 page.get_by_role("menuitem", name="Run", exact=True).click()
                 page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
 

@@ -156,7 +156,9 @@ def test_server_shutdown_event_then_close_and_reconnect(start_exchange, run) -> 
 
 def test_slow_consumer_is_closed_with_1008(start_exchange, run, timeout_unit) -> None:
     """A client that stops reading from a paced exchange is closed with 1008 instead of being buffered forever."""
-    ex = start_exchange(SyntheticMarket(seed=3, speed=2000.0, start_ms=START_MS), max_pending=2000)
+    ex = start_exchange(
+        SyntheticMarket(seed=3, speed=2000.0, start_ms=START_MS), max_pending=2000, close_timeout=60 * timeout_unit
+    )
 
     async def session() -> tuple[int | None, str | None]:
         async with connect(ex.ws_url + "/stream?streams=synausdt@trade/synbusdt@trade", max_queue=4) as ws:

@@ -32,13 +32,13 @@ ID_KEY = {"trade": "id", "aggTrade": "a"}
 
 
 class DropFrames(ConnectionPolicy):
-    """Drop data frames number ``start`` .. ``stop - 1`` of one WebSocket connection."""
+    """Drop the data frames numbered ``start .. stop - 1`` for each ``(start, stop)`` of one WebSocket connection."""
 
-    def __init__(self, start: int, stop: int) -> None:
-        self.start, self.stop, self.seen = start, stop, 0
+    def __init__(self, *ranges: tuple[int, int]) -> None:
+        self.ranges, self.seen = ranges, 0
 
     def outgoing(self, frames: list[bytes]) -> list[bytes]:
-        out = [f for i, f in enumerate(frames, self.seen) if not self.start <= i < self.stop]
+        out = [f for i, f in enumerate(frames, self.seen) if not any(a <= i < b for a, b in self.ranges)]
         self.seen += len(frames)
         return out
 
@@ -127,7 +127,7 @@ def _assert_matches_exchange(got: list[Trade], ex: LocalExchange, symbol: str, s
     return ids
 
 
-def got_of(got: list[Trade], symbol: str) -> list[Trade]:
+def _got_of(got: list[Trade], symbol: str) -> list[Trade]:
     return [t for t in got if t.symbol == symbol]
 
 
@@ -169,17 +169,21 @@ def test_seeded_hole_is_backfilled_in_order(feed_runner, wait_until, market, str
         ids = _assert_matches_exchange(got, ex, sym, stream)
         assert ids[0] == first[sym], f"{sym}: the hole before the stream was not backfilled from its start"
         filled = [g for g in gaps if g.symbol == sym]
-        assert filled[0].from_id == first[sym] and filled[0].first_missing_time == got_of(got, sym)[0].trade_time
+        assert filled[0].from_id == first[sym] and filled[0].first_missing_time == _got_of(got, sym)[0].trade_time
 
 
 @pytest.mark.parametrize("stream", ["trade", "aggTrade"])
 def test_frames_dropped_mid_stream_are_backfilled(shared_data: Path, feed_runner, wait_until, stream) -> None:
-    """Frames lost in the middle of a connection (real BTCUSDT capture) are fetched over REST; the sink equals the exchange."""
+    """Frames lost twice in the middle of a connection (real BTCUSDT capture) are fetched over REST; the sink equals the exchange.
+
+    The second hole comes while the first one's held trades pile up or are being released, so it must
+    stop that release at its start.
+    """
     made: list[DropFrames] = []
 
     def factory(path: str) -> ConnectionPolicy:
         if path.startswith("/stream") and not made:
-            made.append(DropFrames(1000, 2500))
+            made.append(DropFrames((1000, 2500), (2600, 2700)))
             return made[0]
         return ConnectionPolicy()
 
@@ -190,15 +194,15 @@ def test_frames_dropped_mid_stream_are_backfilled(shared_data: Path, feed_runner
         client = FeedClient(_config(ex, ("BTCUSDT",), stream=stream), got.append, on_gap=gaps.append, backfill_options=FAST)
         runner = feed_runner(client)
         wait_until(lambda: ex.done.is_set(), units=60, what="the whole capture published")
-        wait_until(lambda: _idle(client) and client.stats.received == made[0].seen - 1500, units=30,
+        wait_until(lambda: _idle(client) and client.stats.received == made[0].seen - 1600, units=30,
                    what="every sent frame received and the backfill done")
         runner.stop(10)
     s = client.stats
     ids = _assert_matches_exchange(got, ex, "BTCUSDT", stream)
     pub_ids = _published(ex, "BTCUSDT", stream)[0]
     assert ids == pub_ids.tolist(), "the sink must hold every id the exchange published, once"
-    assert len(gaps) == 1 and gaps[0].filled and (gaps[0].from_id, gaps[0].to_id) == (ids[1000], ids[2499])
-    assert s.backfill is not None and s.backfill.trades == 1500 and s.backfill.held_max >= 1
+    assert [(g.filled, g.from_id, g.to_id) for g in gaps] == [(True, ids[1000], ids[2499]), (True, ids[2600], ids[2699])]
+    assert s.backfill is not None and s.backfill.trades == 1600 and s.backfill.held_max >= 1
     assert s.rejected_total == 0 and s.held == 0 and _accounted(s)
 
 
@@ -281,22 +285,30 @@ def test_rest_failure_reports_gap_unfilled_and_releases_live_trades(feed_runner,
 
 
 def test_held_buffer_overflow_gives_up_and_keeps_order(feed_runner, wait_until) -> None:
-    """A backfill slower than the live stream is given up once max_held trades are held ("overflow")."""
-    factory, _ = scripted_rest([], then=_error(503))
+    """A backfill slower than the live stream is given up once max_held trades are held ("overflow"), every time."""
+    rest_factory, _ = scripted_rest([], then=_error(503))
+    drops = DropFrames((100, 110), (400, 410))
+
+    def factory(path: str) -> ConnectionPolicy:
+        return drops if path.startswith("/stream") else rest_factory(path)
+
     got: list[Trade] = []
     gaps: list[Gap] = []
     sym = "SYNBUSDT"
     with LocalExchange(SyntheticMarket(seed=3, speed=50.0), ping_interval=None, policy_factory=factory) as ex:
         opts = BackfillOptions(max_held=40, retry_initial=5.0, retry_max=5.0)
-        client = FeedClient(_config(ex, (sym,)), got.append, on_gap=gaps.append, last_ids={sym: 1000}, backfill_options=opts)
+        client = FeedClient(_config(ex, (sym,)), got.append, on_gap=gaps.append, backfill_options=opts)
         runner = feed_runner(client)
-        wait_until(lambda: len(gaps) == 1 and client.stats.accepted >= 100, units=30, what="the overflow")
+        wait_until(lambda: len(gaps) == 2 and client.stats.accepted >= 500, units=30, what="two overflows")
         runner.stop(10)
     s = client.stats
-    assert not gaps[0].filled and gaps[0].reason == "overflow" and gaps[0].from_id == 1001
-    assert s.backfill is not None and s.backfill.held_max == 41
+    assert [(g.filled, g.reason, g.missing) for g in gaps] == [(False, "overflow", 10)] * 2
+    assert s.backfill is not None and s.backfill.held_max == 41 and s.backfill.requests == 2
     ids = [t.trade_id for t in got]
-    assert ids[0] == gaps[0].to_id + 1 and ids == list(range(ids[0], ids[-1] + 1))
+    assert all(a < b for a, b in zip(ids, ids[1:]))
+    assert sorted(set(range(ids[0], ids[-1] + 1)) - set(ids)) == [
+        i for g in gaps for i in range(g.from_id, g.to_id + 1)
+    ]
     assert _accounted(s)
 
 

@@ -144,3 +144,23 @@ def test_stream_names_dedupe_and_limit() -> None:
     many = FeedConfig.for_source("binance-futures", [f"S{i}USDT" for i in range(201)])
     with pytest.raises(ConfigError, match="symbols"):
         stream_url(many)
+
+
+def test_advance_moves_the_sequence_only_forward() -> None:
+    """advance() (ids delivered by the REST backfill) moves past the last id; later live copies are duplicates."""
+    d = _detector(last_ids={"A": 10})
+    assert d.last_time("A") is None
+    assert d.advance("A", 15, 7000) and d.last_id("A") == 15 and d.last_time("A") == 7000
+    assert not d.advance("A", 12, 6000) and d.last_id("A") == 15
+    assert d.observe("A", 14, 6900) == "duplicate"
+    assert d.observe("A", 16, 7001) is None
+    assert d.advance("B", 3, 1) and d.last_id("B") == 3
+
+
+def test_gap_outcome_fields_default_to_detected() -> None:
+    """A detected Gap is unfilled with no reason; outcomes carry filled/reason (reasons listed in GAP_REASONS)."""
+    from quantkit.feed import GAP_REASONS
+
+    gap = Gap("A", 1, 2, None, 5, 6)
+    assert not gap.filled and gap.reason is None
+    assert set(GAP_REASONS) == {"disabled", "not_served", "rest_error", "rate_limited", "overflow"}

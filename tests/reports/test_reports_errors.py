@@ -102,3 +102,24 @@ def test_report_failing_midway_is_indexed_with_the_cell(tmp_path: Path, report_s
     page = (out / "index.html").read_text(encoding="utf-8")
     assert "failed" in page and "RuntimeError" in page and f"cell {at + 2} (Cointegration)" in page
     assert (out / entry["html"]).exists()
+
+
+def test_notebook_parameters_match_the_parameter_class(repo_root: Path) -> None:
+    """The notebook's `parameters` cell declares exactly the checked parameters, and its other cells stay thin."""
+    import ast
+    import dataclasses
+
+    import papermill as pm
+
+    from quantkit.reports import PairReportParameters
+
+    path = repo_root / "notebooks" / "reports" / "pair_report.ipynb"
+    declared = pm.inspect_notebook(str(path))
+    assert set(declared) == {f.name for f in dataclasses.fields(PairReportParameters)}
+    defaults = {name: ast.literal_eval(info["default"]) for name, info in declared.items()}
+    PairReportParameters.from_mapping(defaults)  # the defaults are valid values
+    nb = nbformat.read(str(path), as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code" and "parameters" not in c.metadata.get("tags", [])]
+    for cell in code:
+        assert len(cell.source.splitlines()) <= 4
+        assert "def " not in cell.source and "class " not in cell.source

@@ -224,3 +224,34 @@ def test_bad_schedule_entries_are_named(tmp_path: Path, jobs: list[dict], field:
     with pytest.raises(ConfigError) as info:
         schedule(tmp_path, jobs)
     assert info.value.name == field
+
+
+def test_long_lived_loop_runs_jobs_in_background(tmp_path: Path, timeout_unit: float) -> None:
+    """run_forever runs a due job in a background thread and returns once stopped, after the job ends."""
+    clock = FakeClock(t(2, 6, 0))
+    rec = Recorder()
+    sched = Scheduler(schedule(tmp_path, [DAILY]), clock=clock, run_job=rec)
+    stop = threading.Event()
+    loop = threading.Thread(target=sched.run_forever, args=(stop,), kwargs={"poll": 0.05})
+    loop.start()
+    try:
+        assert rec.entered.wait(10 * timeout_unit)
+    finally:
+        stop.set()
+        loop.join(10 * timeout_unit)
+    assert not loop.is_alive()
+    assert rec.calls == [("daily", t(2, 6))]
+
+
+def test_schedule_cli_prints_crontab(tmp_path: Path, timeout_unit: float) -> None:
+    """`schedule FILE --crontab` prints one UTC crontab line per job and exits 0."""
+    path = tmp_path / "reports.toml"
+    path.write_text(f'out = "{tmp_path / "out"}"\n'
+                    '[[jobs]]\nname = "majors"\ncron = "15 6 * * 1-5"\npairs = ["ETHUSDT/BTCUSDT"]\n')
+    proc = subprocess.run([sys.executable, "-m", "quantkit.reports", "schedule", str(path), "--crontab"],
+                          capture_output=True, text=True, timeout=120 * timeout_unit)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert "CRON_TZ=UTC" in lines
+    (entry,) = [ln for ln in lines if ln.startswith("15 6 * * 1-5 ")]
+    assert f"-m quantkit.reports schedule {path} --once --job majors" in entry

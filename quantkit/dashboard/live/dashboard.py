@@ -470,7 +470,7 @@ class LiveDashboard:
         self.monitor = AlertMonitor(
             self.store, (p.y, p.x), self._rules(), bar=p.bar, window=p.window, method=p.method,
             history_bars=p.history_bars, min_volume=p.min_volume, persist=self.persist_alerts,
-            label="dashboard", clock=self._clock,
+            label="dashboard", clock=self._clock, log_level=logging.INFO,
         )  # fmt: skip
         self._drawn = None
         self._slow = {}

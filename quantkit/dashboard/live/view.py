@@ -87,7 +87,7 @@ class DashboardView:
         c: dict[str, Any] = {
             "y": w.Dropdown(options=sym_opts, value=params.y, description="Y", layout=w.Layout(width="190px")),
             "x": w.Dropdown(options=sym_opts, value=params.x, description="X", layout=w.Layout(width="190px")),
-            "bar": w.ToggleButtons(options=list(BAR_CHOICES), value=params.bar, description="bar",
+            "bar": w.ToggleButtons(options=list(BAR_CHOICES), value=params.bar, tooltips=["bar size"] * 3,
                                    style={"button_width": "42px"}),
             "window": w.BoundedIntText(value=params.window, min=10, max=100_000, description="window", layout=lay),
             "method": w.Dropdown(options=list(_METHOD_LABELS), value=params.method, description="hedge",
@@ -101,7 +101,7 @@ class DashboardView:
             "min_volume": w.BoundedFloatText(value=params.min_volume, min=0, max=1e15, step=100,
                                              description="min vol $", layout=w.Layout(width="170px")),
             "price_style": w.ToggleButtons(options=list(PRICE_STYLES), value=params.price_style,
-                                           style={"button_width": "60px"}),
+                                           style={"button_width": "72px"}),
             "pause": w.ToggleButton(value=False, description="Pause", icon="pause", layout=w.Layout(width="90px")),
             "export": w.Button(description="Export CSV", icon="download", layout=w.Layout(width="110px")),
         }

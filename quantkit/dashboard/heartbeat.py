@@ -1,0 +1,172 @@
+"""A viewer lease: a browser-side heartbeat that keeps a kernel's publishers alive only while someone watches.
+
+Why: Voila starts one kernel per page load and does not shut it down when the tab
+closes (the ``beforeunload`` beacon is refused for a missing ``_xsrf`` argument,
+voila-dashboards/voila#1458). The server's idle culler cannot help a *streaming*
+page either: every widget update is IOPub traffic, so the kernel never looks idle.
+
+How: :class:`ViewerLease` puts a hidden ``ipywidgets.Play`` in the page. It ticks
+in the browser (every ``interval_ms``), and each tick reaches the kernel as a
+``comm_msg``. A watchdog thread in the kernel notices when ticks stop for
+``timeout_s`` (tab closed, browser gone, network down) and calls the ``on_expire``
+callbacks: the page stops its publisher threads, the kernel sends nothing more,
+becomes idle, and ``MappingKernelManager.cull_idle_timeout`` reclaims it. If ticks
+come back (a background tab throttled by the browser, a short network outage), the
+``on_renew`` callbacks restart the publishers.
+
+Time to reclaim after the tab closes is at most
+``timeout_s + cull_idle_timeout + cull_interval`` (+ one watchdog poll).
+
+The watchdog itself is silent: it sleeps on an event and sends no widget message,
+so it never keeps the kernel busy.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any, Callable, Mapping
+
+__all__ = ["ViewerLease"]
+
+log = logging.getLogger("quantkit.dashboard")
+
+Callback = Callable[[], None]
+
+
+class ViewerLease:
+    """Track whether a browser still shows this kernel's page.
+
+    Args:
+        timeout_s: seconds without a browser tick before the lease expires (default 15).
+            Keep it several times ``interval_ms``: browsers slow timers in background tabs
+            (to about one tick per second, and per minute after five hidden minutes in Chrome);
+            an expired lease only pauses the page, it renews on the next tick.
+        interval_ms: browser tick period, milliseconds (default 2000; must be below ``timeout_s``).
+        poll_s: watchdog check period, seconds (default ``min(1, timeout_s / 4)``).
+        clock: monotonic clock in seconds (tests may inject one).
+
+    Attributes:
+        widget: the hidden ``ipywidgets.Play`` to put in the page.
+        beats: browser ticks received.
+        expiries: times the lease expired; renewals: times it came back.
+
+    Raises:
+        ValueError: a non-positive timeout or interval, or an interval not below the timeout.
+
+    Example:
+        >>> lease = ViewerLease(timeout_s=15)                          # doctest: +SKIP
+        >>> lease.on_expire(publisher.stop); lease.on_renew(publisher.start)  # doctest: +SKIP
+        >>> display(VBox([page, lease.widget])); lease.start()         # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        *,
+        timeout_s: float = 15.0,
+        interval_ms: int = 2000,
+        poll_s: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        import ipywidgets as widgets
+
+        if not float(timeout_s) > 0:
+            raise ValueError(f"timeout_s={timeout_s!r}: must be > 0 seconds")
+        if not int(interval_ms) > 0 or int(interval_ms) / 1000.0 >= float(timeout_s):
+            raise ValueError(f"interval_ms={interval_ms!r}: must be > 0 and below timeout_s ({timeout_s} s)")
+        self.timeout_s = float(timeout_s)
+        self.interval_ms = int(interval_ms)
+        self.poll_s = float(poll_s) if poll_s is not None else min(1.0, self.timeout_s / 4.0)
+        if not self.poll_s > 0:
+            raise ValueError(f"poll_s={poll_s!r}: must be > 0 seconds")
+        self._clock = clock
+        self.widget = widgets.Play(
+            value=0, min=0, max=2**31 - 1, step=1, interval=self.interval_ms, repeat=True, playing=True,
+            show_repeat=False, layout=widgets.Layout(display="none"),
+        )  # fmt: skip
+        self.widget.add_class("qk-viewer-lease")
+        self.widget.observe(self._on_tick, names="value")
+        self.beats = 0
+        self.expiries = 0
+        self.renewals = 0
+        self._last = clock()
+        self._expired = False
+        self._expire_cbs: list[Callback] = []
+        self._renew_cbs: list[Callback] = []
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # ---------------------------------------------------------------------------------------------- API
+    @property
+    def alive(self) -> bool:
+        """True while the lease holds (a tick arrived within ``timeout_s``)."""
+        return not self._expired
+
+    @property
+    def age_s(self) -> float:
+        """Seconds since the last browser tick (or since creation)."""
+        return self._clock() - self._last
+
+    def on_expire(self, callback: Callback) -> None:
+        """Call ``callback()`` (in the watchdog thread) each time the lease expires."""
+        self._expire_cbs.append(callback)
+
+    def on_renew(self, callback: Callback) -> None:
+        """Call ``callback()`` (in the watchdog thread) each time ticks return after an expiry."""
+        self._renew_cbs.append(callback)
+
+    def start(self) -> "ViewerLease":
+        """Start the watchdog thread (idempotent); the lease counts from now."""
+        if self._thread is None or not self._thread.is_alive():
+            self._last = self._clock()
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="quantkit-viewer-lease", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the watchdog (idempotent). Callbacks are not called."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def check(self) -> bool:
+        """One watchdog step: expire or renew as due, run the callbacks; returns :attr:`alive`."""
+        stale = self._clock() - self._last > self.timeout_s
+        if stale and not self._expired:
+            self._expired = True
+            self.expiries += 1
+            log.info("viewer lease expired: no browser tick for %.0f s; stopping the page's publishers", self.timeout_s)
+            self._call(self._expire_cbs)
+        elif not stale and self._expired:
+            self._expired = False
+            self.renewals += 1
+            log.info("viewer lease renewed: the browser is back; restarting the page's publishers")
+            self._call(self._renew_cbs)
+        return not self._expired
+
+    # ---------------------------------------------------------------------------------------------- internals
+    def _on_tick(self, change: Mapping[str, Any]) -> None:
+        # runs in the kernel's shell thread for each browser tick: record it, never raise
+        self.beats += 1
+        self._last = self._clock()
+        if self._expired:
+            self._wake.set()  # renew now rather than at the next poll
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.check()
+            self._wake.wait(self.poll_s)
+            self._wake.clear()
+
+    @staticmethod
+    def _call(callbacks: list[Callback]) -> None:
+        for cb in callbacks:
+            try:
+                cb()
+            except Exception:  # noqa: BLE001 - one failing publisher must not stop the others
+                log.exception("viewer lease callback %r failed", cb)

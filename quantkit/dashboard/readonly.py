@@ -1,0 +1,692 @@
+"""The read-only (Voila) dashboard: the live pair dashboard for viewers who may look but not touch.
+
+A Voila page runs ``notebooks/voila_dashboard.ipynb`` in a kernel of its own for each
+page load. Viewers cannot run code there (Voila drops ``execute_request``), but they
+can send widget messages (``comm_msg``), so this page is built to take nothing from
+them on trust:
+
+* **Read-only data path.** The store is opened for reading only: an LMDB store that
+  does not exist yet is *not* created, the alert history is not written
+  (``LiveDashboard(read_only=True)``), there is no export, and no ingest is started.
+  The store URI comes from the server's environment (``QUANTKIT_ARCTIC_URI``) and
+  never reaches a widget, so credentials in it (``s3://...?access=..&secret=..``) are
+  never in widget state or in the page; errors shown in the page carry the exception
+  type only (details go to the server log).
+* **View controls only.** Viewers may change the pair, bar size, window and price style
+  (:data:`~quantkit.dashboard.live.params.VIEW_FIELDS`), open a pair from the grid and
+  pause the charts. :class:`CommGuard` wraps every widget's message handler: updates to
+  any other widget or trait are dropped, a value the widget itself rejects (an index out
+  of range, a wrong type) is ignored, and either way the page says what it ignored.
+  Values that pass the widgets are validated again by
+  :class:`~quantkit.dashboard.live.params.LiveParams` (a window beyond the history is
+  refused and shown in the status panel) and symbols must be stored ones.
+* **Kernels that go away.** A :class:`~quantkit.dashboard.heartbeat.ViewerLease` ticks in
+  the browser; when the ticks stop (tab closed), the publishers stop, the kernel goes
+  quiet and the server's idle culler reclaims it (see ``jupyter_config/README.md``).
+
+Layouts: ``"grid"`` shows a small grid of pair tiles (z-score, sparkline, status; one
+click opens the pair in the full view, in a second tab) and the full view; ``"single"``
+shows the full view only.
+"""
+
+from __future__ import annotations
+
+import html
+import itertools
+import logging
+import math
+import os
+import re
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from quantkit.config import StoreConfig
+from quantkit.dashboard.heartbeat import ViewerLease
+from quantkit.errors import DashboardError
+
+if TYPE_CHECKING:
+    from quantkit.dashboard.live import LiveDashboard
+    from quantkit.store import TickStore
+
+__all__ = [
+    "LAYOUTS",
+    "CommGuard",
+    "PairGrid",
+    "ReadOnlyDashboard",
+    "StoreNotReady",
+    "VIEWER_TIMEOUT_ENV",
+    "open_store_readonly",
+    "viewer_timeout_from_env",
+    "widget_tree",
+]
+
+log = logging.getLogger("quantkit.dashboard")
+
+#: Page layouts of :class:`ReadOnlyDashboard`.
+LAYOUTS: tuple[str, ...] = ("grid", "single")
+#: Environment variable: seconds without a browser heartbeat before a page stops publishing.
+VIEWER_TIMEOUT_ENV = "QUANTKIT_VIEWER_TIMEOUT"
+_DEFAULT_VIEWER_TIMEOUT_S = 15.0
+_SYMBOL = re.compile(r"^[A-Z0-9]{2,30}$")
+
+
+class StoreNotReady(DashboardError):
+    """The store has no data to show yet (an LMDB store that does not exist is not created)."""
+
+
+def viewer_timeout_from_env(env: Mapping[str, str] | None = None) -> float:
+    """``QUANTKIT_VIEWER_TIMEOUT`` in seconds (default 15).
+
+    Raises:
+        ValueError: the variable is not a positive number (the message names it).
+    """
+    env = os.environ if env is None else env
+    raw = env.get(VIEWER_TIMEOUT_ENV, "")
+    if raw.strip() == "":
+        return _DEFAULT_VIEWER_TIMEOUT_S
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{VIEWER_TIMEOUT_ENV}={raw!r}: expected seconds, e.g. 15") from None
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{VIEWER_TIMEOUT_ENV}={raw!r}: must be > 0 seconds")
+    return value
+
+
+def open_store_readonly(config: StoreConfig | None = None) -> "TickStore":
+    """Open the tick store without creating anything.
+
+    An LMDB store is opened only if its library already exists on disk; other back-ends
+    (S3, Azure) are opened as usual (ArcticDB creates a missing library's config entry).
+
+    Args:
+        config: URI and library; ``None`` reads ``QUANTKIT_ARCTIC_URI`` / ``QUANTKIT_LIBRARY``.
+
+    Raises:
+        StoreNotReady: the LMDB store or library does not exist yet.
+        StoreError: the store cannot be opened.
+    """
+    from quantkit.store import TickStore
+
+    cfg = config or StoreConfig.from_env()
+    if cfg.uri.lower().startswith("lmdb://"):
+        path = Path(cfg.uri[len("lmdb://") :].split("?", 1)[0])
+        if not (path / cfg.library / "data.mdb").is_file():
+            raise StoreNotReady(f"no tick store library {cfg.library!r} yet: start the ingest first")
+    return TickStore(config=cfg)
+
+
+# ---------------------------------------------------------------------------------------------- comm guard
+def widget_tree(root: Any) -> list[Any]:
+    """Every widget reachable from ``root`` through its traits (children, layout, style, marks, scales...)."""
+    from ipywidgets import Widget
+
+    seen: dict[int, Any] = {}
+    stack = [root]
+    while stack:
+        obj = stack.pop()
+        if isinstance(obj, Widget):
+            if id(obj) in seen:
+                continue
+            seen[id(obj)] = obj
+            stack.extend(obj.trait_values().values())
+        elif isinstance(obj, (list, tuple)):
+            stack.extend(obj)
+        elif isinstance(obj, dict):
+            stack.extend(obj.values())
+    return list(seen.values())
+
+
+@dataclass(frozen=True)
+class _Allowed:
+    keys: frozenset[str]
+    custom: bool
+    label: str
+
+
+class CommGuard:
+    """Accept from the browser only the widget messages a viewer is meant to send.
+
+    Wraps the ``comm`` message handler of every widget under ``root``. A message is passed
+    to the widget when it is a ``request_state`` (the page loading its widgets), a state
+    update of an allowed widget restricted to its allowed traits, or a ``custom`` message
+    (a button click) of a widget allowed to receive them. Everything else is dropped. If the
+    widget itself refuses an allowed value (an index out of range, a wrong type), the error
+    is caught. Dropped and refused messages are counted and reported through ``on_reject``
+    (never raised, never written anywhere else).
+
+    Args:
+        root: the page's root widget.
+        on_reject: called with a short, safe description of each ignored message.
+
+    Attributes:
+        rejected: messages dropped or refused; passed: messages handed to a widget.
+    """
+
+    def __init__(self, root: Any, on_reject: Callable[[str], None] | None = None) -> None:
+        self.root = root
+        self._on_reject = on_reject
+        self._allowed: dict[int, _Allowed] = {}
+        self.rejected = 0
+        self.passed = 0
+        self.installed = 0
+
+    def allow(self, widget: Any, keys: Iterable[str] = (), *, custom: bool = False, label: str | None = None) -> None:
+        """Let the browser set ``keys`` of ``widget`` (and send it ``custom`` messages such as clicks)."""
+        name = label or getattr(widget, "description", "") or type(widget).__name__
+        self._allowed[id(widget)] = _Allowed(frozenset(keys), bool(custom), str(name))
+
+    def install(self) -> int:
+        """Wrap the handlers of every widget under ``root``; returns how many were wrapped."""
+        n = 0
+        for w in widget_tree(self.root):
+            comm = getattr(w, "comm", None)
+            if comm is not None:
+                comm.on_msg(self._handler(w))
+                n += 1
+        self.installed = n
+        return n
+
+    def _reject(self, why: str) -> None:
+        self.rejected += 1
+        if self.rejected <= 20 or self.rejected % 100 == 0:
+            log.info("read-only page ignored a widget message: %s (%d so far)", why, self.rejected)
+        if self._on_reject is not None:
+            try:
+                self._on_reject(why)
+            except Exception:  # noqa: BLE001 - reporting must never break message handling
+                log.exception("comm guard reporter failed")
+
+    def _handler(self, widget: Any) -> Callable[[Mapping[str, Any]], None]:
+        original = widget._handle_msg
+        kind = type(widget).__name__
+
+        def handle(msg: Mapping[str, Any]) -> None:
+            try:
+                data = msg["content"]["data"]
+                method = data.get("method")
+            except (KeyError, TypeError, AttributeError):
+                self._reject(f"malformed message to {kind}")
+                return
+            allowed = self._allowed.get(id(widget))
+            if method == "request_state":
+                pass
+            elif allowed is None:
+                self._reject(f"{kind} is read-only here")
+                return
+            elif method == "update":
+                state = data.get("state")
+                if not isinstance(state, dict) or not state:
+                    self._reject(f"malformed update to {allowed.label}")
+                    return
+                extra = sorted(k for k in state if k not in allowed.keys)
+                if extra:
+                    self._reject(f"{allowed.label}: {', '.join(extra)[:60]} cannot be changed here")
+                    kept = {k: v for k, v in state.items() if k in allowed.keys}
+                    if not kept:
+                        return
+                    paths = [p for p in data.get("buffer_paths", []) if p and p[0] in kept]
+                    msg = {**msg, "content": {**msg["content"], "data": {**data, "state": kept, "buffer_paths": paths}}}
+            elif method == "custom":
+                if not allowed.custom:
+                    self._reject(f"{allowed.label} takes no events here")
+                    return
+            else:
+                self._reject(f"unknown message {str(method)[:20]!r} to {allowed.label}")
+                return
+            try:
+                original(msg)
+                self.passed += 1
+            except Exception as exc:  # noqa: BLE001 - a refused value is ignored and reported, never raised
+                label = allowed.label if allowed is not None else kind
+                self._reject(f"invalid value for {label} ({type(exc).__name__})")
+
+        return handle
+
+
+# ---------------------------------------------------------------------------------------------- pair grid
+def _parse_pair(raw: str | Sequence[str]) -> tuple[str, str]:
+    parts = [p.strip().upper() for p in raw.replace(",", "/").split("/")] if isinstance(raw, str) else [
+        str(p).strip().upper() for p in raw
+    ]
+    if len(parts) != 2 or parts[0] == parts[1] or not all(_SYMBOL.match(p) for p in parts):
+        raise ValueError(f"pair={raw!r}: expected two different symbols such as 'SYNAUSDT/SYNBUSDT'")
+    return parts[0], parts[1]
+
+
+def _sparkline(z: np.ndarray, level: float, width: int = 220, height: int = 46) -> str:
+    """An inline SVG of the z-score with dashed ±level lines (no widget, no JavaScript)."""
+    z = z[np.isfinite(z)]
+    if len(z) < 2:
+        return f"<svg width='{width}' height='{height}'></svg>"
+    top = max(level * 1.5, float(np.max(np.abs(z))), 1e-9)
+    xs = np.linspace(1, width - 1, len(z))
+    ys = height / 2 - (z / top) * (height / 2 - 2)
+    pts = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(xs, ys))
+    lv = [height / 2 - s * level / top * (height / 2 - 2) for s in (1, -1)]
+    lines = "".join(
+        f"<line x1='0' x2='{width}' y1='{v:.1f}' y2='{v:.1f}' stroke='#bbb' stroke-dasharray='3,3'/>" for v in lv
+    )
+    mid = f"<line x1='0' x2='{width}' y1='{height / 2:.1f}' y2='{height / 2:.1f}' stroke='#eee'/>"
+    return (f"<svg class='qk-spark' width='{width}' height='{height}'>{mid}{lines}"
+            f"<polyline fill='none' stroke='#333' stroke-width='1' points='{pts}'/></svg>")  # fmt: skip
+
+
+class PairGrid:
+    """A small grid of pair tiles: z-score, a sparkline and the status of each pair, updating live.
+
+    One daemon thread (the only writer of the tiles) polls each pair's
+    :class:`~quantkit.alerts.AlertMonitor` (read-only: ``persist=False``, no rules) every
+    ``refresh_s`` seconds. Tiles are created up front (``max_tiles`` slots) so the set of
+    widgets never changes; slots are filled as symbols appear in the store. Each tile's
+    button calls ``on_open(y, x)``.
+
+    Args:
+        store: the tick store (read only).
+        pairs: ``"Y/X"`` strings or ``(y, x)``; ``None``: pairs of the first stored tick symbols.
+        on_open: called with ``(y, x)`` when a tile's button is clicked.
+        bar: bar size of the tiles (default ``"1s"``).
+        window: rolling window in bars (default 120).
+        method: hedge ratio ``"ols"``, ``"huber"`` or ``"kalman"`` (default ``"ols"``).
+        z_entry: |z| drawn as the dashed level and highlighted (default 2.0).
+        max_tiles: tile slots (default 6).
+        refresh_s: seconds between updates (default 2.0).
+        stale_after_s: a pair whose last tick is older than this is shown as stale (default 10).
+        clock: wall clock, seconds since the epoch (tests may inject one).
+
+    Raises:
+        ValueError: a malformed pair or an out-of-range argument.
+    """
+
+    def __init__(
+        self,
+        store: "TickStore",
+        pairs: Iterable[str | Sequence[str]] | None = None,
+        *,
+        on_open: Callable[[str, str], None] | None = None,
+        bar: str = "1s",
+        window: int = 120,
+        method: str = "ols",
+        z_entry: float = 2.0,
+        max_tiles: int = 6,
+        refresh_s: float = 2.0,
+        stale_after_s: float = 10.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        import ipywidgets as w
+
+        from quantkit.dashboard.live import LiveParams
+
+        LiveParams(bar=bar, window=window, method=method, z_entry=z_entry)  # validate once, with field names
+        if not 1 <= int(max_tiles) <= 24:
+            raise ValueError(f"max_tiles={max_tiles!r}: must be between 1 and 24")
+        if not float(refresh_s) > 0:
+            raise ValueError(f"refresh_s={refresh_s!r}: must be > 0 seconds")
+        self.store = store
+        self.fixed_pairs = [_parse_pair(p) for p in pairs] if pairs is not None else None
+        self.on_open = on_open
+        self.bar, self.window, self.method, self.z_entry = bar, int(window), str(method).lower(), float(z_entry)
+        self.max_tiles = int(max_tiles)
+        self.refresh_s = float(refresh_s)
+        self.stale_after_s = float(stale_after_s)
+        self._clock = clock
+        self.symbols: list[str] = []
+        self._symbols_at = -math.inf
+        self.pairs: list[tuple[str, str] | None] = [None] * self.max_tiles
+        self._monitors: dict[tuple[str, str], Any] = {}
+        self.refreshes = 0
+        self.errors = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+        self.bodies = [w.HTML(value="", layout=w.Layout(width="100%")) for _ in range(self.max_tiles)]
+        self.buttons = [w.Button(description="open", icon="expand", layout=w.Layout(width="100%"))
+                        for _ in range(self.max_tiles)]  # fmt: skip
+        self.tiles = []
+        for i, (body, button) in enumerate(zip(self.bodies, self.buttons)):
+            button.on_click(lambda _b, i=i: self._clicked(i))
+            tile = w.VBox([body, button], layout=w.Layout(width="250px", margin="4px", padding="6px",
+                                                          border="1px solid #ddd", display="none"))
+            tile.add_class("qk-tile")
+            self.tiles.append(tile)
+        self.notice = w.HTML(value="<i>waiting for stored symbols...</i>")
+        self.widget = w.VBox([self.notice, w.HBox(self.tiles, layout=w.Layout(flex_flow="row wrap"))])
+        self.widget.add_class("qk-grid")
+
+    # ---------------------------------------------------------------------------------------------- lifecycle
+    @property
+    def running(self) -> bool:
+        """True while the refresh thread runs."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> "PairGrid":
+        """Start refreshing in a daemon thread (idempotent)."""
+        if not self.running:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="quantkit-pair-grid", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop refreshing (idempotent); tiles keep their last content."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.refresh()
+            self._stop.wait(self.refresh_s)
+
+    # ---------------------------------------------------------------------------------------------- cycle
+    def _clicked(self, slot: int) -> None:
+        pair = self.pairs[slot] if 0 <= slot < len(self.pairs) else None
+        if pair is not None and self.on_open is not None:
+            self.on_open(*pair)
+
+    def _choose_pairs(self) -> list[tuple[str, str]]:
+        if self.fixed_pairs is not None:
+            return self.fixed_pairs[: self.max_tiles]
+        return list(itertools.islice(itertools.combinations(self.symbols[:6], 2), self.max_tiles))
+
+    def _refresh_symbols(self) -> None:
+        frame = self.store.symbols()
+        if len(frame) and "kind" in frame.columns:
+            frame = frame[frame["kind"] == "ticks"]
+        self.symbols = sorted(str(s) for s in frame["symbol"]) if len(frame) else []
+        self._symbols_at = time.monotonic()
+
+    def refresh(self) -> None:
+        """One update of every tile (the thread calls this; tests may call it directly)."""
+        try:
+            if time.monotonic() - self._symbols_at >= (10.0 if self.symbols else 1.0):
+                self._refresh_symbols()
+        except Exception as exc:  # noqa: BLE001 - shown (type only), logged in full
+            self.errors += 1
+            log.warning("pair grid: symbol list failed: %s", exc)
+            self._set(self.notice, f"<span class='qk-err'>store unavailable ({type(exc).__name__})</span>")
+            return
+        chosen = self._choose_pairs()
+        if not chosen:
+            self._set(self.notice, "<i>waiting for two symbols in the store...</i>")
+        else:
+            self._set(self.notice, f"<small>{len(chosen)} pairs &middot; {html.escape(self.bar)} bars &middot; "
+                                   f"window {self.window} &middot; click a tile to open the full view</small>")
+        for slot in range(self.max_tiles):
+            pair = chosen[slot] if slot < len(chosen) else None
+            self.pairs[slot] = pair
+            tile = self.tiles[slot]
+            if pair is None:
+                if tile.layout.display != "none":
+                    tile.layout.display = "none"
+                continue
+            self._set(self.bodies[slot], self._render_tile(pair))
+            if tile.layout.display != "flex":
+                tile.layout.display = "flex"
+        self.refreshes += 1
+
+    def _monitor(self, pair: tuple[str, str]) -> Any:
+        mon = self._monitors.get(pair)
+        if mon is None:
+            from quantkit.alerts import AlertMonitor
+
+            mon = AlertMonitor(self.store, pair, [], bar=self.bar, window=self.window, method=self.method,
+                               history_bars=max(4 * self.window, 600), persist=False, label="grid",
+                               clock=self._clock)  # fmt: skip
+            self._monitors[pair] = mon
+        return mon
+
+    def _render_tile(self, pair: tuple[str, str]) -> str:
+        y, x = pair
+        title = f"<b class='qk-tile-pair'>{html.escape(y)} / {html.escape(x)}</b>"
+        unknown = [s for s in pair if s not in self.symbols]
+        if unknown:
+            return f"{title}<div class='qk-tile-status qk-warn'>unknown symbol {html.escape(unknown[0])}</div>"
+        try:
+            mon = self._monitor(pair)
+            mon.run_once()
+        except Exception as exc:  # noqa: BLE001 - shown (type only), logged in full
+            self.errors += 1
+            log.warning("pair grid: %s/%s failed: %s", y, x, exc)
+            return f"{title}<div class='qk-tile-status qk-err'>error ({html.escape(type(exc).__name__)})</div>"
+        latest = mon.tracker.latest()
+        z = latest.get("z", math.nan)
+        spark = mon.tracker.column("z", last=120) if mon.tracker.n else np.array([])
+        last_ms = mon.source.last_tick_ms
+        if last_ms is None or last_ms < 0 or not mon.tracker.n:
+            status, cls = "waiting for data", "qk-warn"
+        else:
+            age = self._clock() - last_ms / 1000.0
+            status, cls = ("streaming", "qk-ok") if age <= self.stale_after_s else (f"stale: no tick for {age:,.0f} s", "qk-warn")
+        zcls = "qk-short" if z >= self.z_entry else "qk-long" if z <= -self.z_entry else ""
+        ztxt = f"{z:+.2f}" if math.isfinite(z) else "n/a"
+        beta = latest.get("beta", math.nan)
+        corr = latest.get("corr", math.nan)
+        return (
+            f"{title}<div style='font-size:22px' class='qk-tile-z {zcls}' data-z='{ztxt}'>z {ztxt}</div>"
+            f"{_sparkline(np.asarray(spark, dtype=float), self.z_entry)}"
+            f"<div><small>beta {beta:.4g} &middot; corr {corr:.2f} &middot; {mon.tracker.n:,} bars</small></div>"
+            f"<div class='qk-tile-status {cls}'>{html.escape(status)}</div>"
+        )
+
+    @staticmethod
+    def _set(widget: Any, value: str) -> None:
+        if widget.value != value:
+            widget.value = value
+
+
+# ---------------------------------------------------------------------------------------------- the page
+_CSS = """
+<style>
+.qk-readonly .qk-err {color: #b00; font-weight: bold;}
+.qk-readonly .qk-ok {color: #080;}
+.qk-readonly .qk-warn {color: #b60;}
+.qk-readonly .qk-long {color: #080;}
+.qk-readonly .qk-short {color: #b00;}
+.qk-readonly .qk-notice {color: #666; font-size: 12px;}
+</style>
+"""
+
+
+class ReadOnlyDashboard:
+    """The live dashboard in read-only form, for a Voila page.
+
+    Args:
+        store: a :class:`~quantkit.store.TickStore`, a ``StoreConfig``, or ``None`` to open
+            ``QUANTKIT_ARCTIC_URI`` / ``QUANTKIT_LIBRARY`` read-only (:func:`open_store_readonly`).
+            Pass objects, not URI strings, so no credential ever sits in a notebook.
+        layout: ``"grid"`` (pair tiles + full view in tabs, default) or ``"single"`` (full view only).
+        pairs: the grid's pairs (``"Y/X"``); ``None``: pairs of the first stored symbols.
+        y, x: the full view's first pair (``None``: the first stored symbols).
+        bar: bar size ``"1s"``, ``"1m"`` or ``"5m"`` (default ``"1s"``).
+        window: rolling window in bars (default 120).
+        method: hedge ratio ``"ols"``, ``"huber"`` or ``"kalman"`` (default ``"ols"``).
+        z_entry, z_exit: signal thresholds drawn in the z-score chart (defaults 2.0, 0.5).
+        publish_hz: full-view chart updates per second (default 2).
+        grid_refresh_s: seconds between grid updates (default 2).
+        max_tiles: grid tile slots (default 6).
+        viewer_timeout_s: seconds without a browser heartbeat before the page stops publishing;
+            ``None``: ``QUANTKIT_VIEWER_TIMEOUT`` or 15.
+        heartbeat_ms: browser heartbeat period, ms (default ``min(2000, viewer_timeout_s * 250)``).
+        clock: wall clock, seconds since the epoch (tests may inject one).
+
+    Attributes:
+        widget: the page's root widget.
+        dash: the full view, a :class:`~quantkit.dashboard.live.LiveDashboard` (``read_only=True``);
+            ``None`` while the store is not ready.
+        grid: the :class:`PairGrid` (``None`` in the ``"single"`` layout or while the store is not ready).
+        lease: the :class:`~quantkit.dashboard.heartbeat.ViewerLease`.
+        guard: the :class:`CommGuard` of the page.
+        notice: the HTML line that reports ignored viewer input.
+
+    Raises:
+        ValueError: an invalid argument (the message names it).
+
+    Example (the notebook's only code)::
+
+        page = ReadOnlyDashboard(layout="grid").start()
+        page
+    """
+
+    def __init__(
+        self,
+        store: "TickStore | StoreConfig | None" = None,
+        *,
+        layout: str = "grid",
+        pairs: Iterable[str | Sequence[str]] | None = None,
+        y: str | None = None,
+        x: str | None = None,
+        bar: str = "1s",
+        window: int = 120,
+        method: str = "ols",
+        z_entry: float = 2.0,
+        z_exit: float = 0.5,
+        publish_hz: float = 2.0,
+        grid_refresh_s: float = 2.0,
+        max_tiles: int = 6,
+        viewer_timeout_s: float | None = None,
+        heartbeat_ms: int | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        import ipywidgets as w
+
+        from quantkit.dashboard.live import VIEW_FIELDS, LiveDashboard
+
+        if isinstance(store, str):
+            raise ValueError("store: pass a TickStore or StoreConfig (or None for QUANTKIT_ARCTIC_URI), not a URI string")
+        if layout not in LAYOUTS:
+            raise ValueError(f"layout={layout!r}: expected one of {', '.join(LAYOUTS)}")
+        timeout = viewer_timeout_from_env() if viewer_timeout_s is None else float(viewer_timeout_s)
+        beat_ms = int(heartbeat_ms) if heartbeat_ms is not None else int(min(2000.0, timeout * 250.0))
+        self.layout = layout
+        self.lease = ViewerLease(timeout_s=timeout, interval_ms=beat_ms)
+        self.notice = w.HTML(value="")
+        self.notice.add_class("qk-notice")
+        self.dash: LiveDashboard | None = None
+        self.grid: PairGrid | None = None
+        self.tabs: Any = None
+        self.store: TickStore | None = None
+        self.ignored: list[str] = []
+        self._lock = threading.Lock()
+
+        try:
+            self.store = open_store_readonly(store) if not _is_store(store) else store  # type: ignore[arg-type]
+        except StoreNotReady:
+            body: Any = w.HTML("<b>No market data yet.</b> Start the ingest (<code>quantkit up</code> or "
+                               "<code>quantkit ingest</code>) and reload this page.")  # fmt: skip
+        except Exception as exc:  # noqa: BLE001 - the page says the store is unavailable; the log has the details
+            log.error("read-only dashboard: cannot open the store: %s", exc)
+            body = w.HTML(f"<b class='qk-err'>The tick store is unavailable</b> ({html.escape(type(exc).__name__)}); "
+                          "see the server log.")  # fmt: skip
+        else:
+            self.dash = LiveDashboard(
+                self.store, read_only=True, publish_hz=publish_hz, heartbeat_timeout_s=None, clock=clock,
+                y=y, x=x, bar=bar, window=window, method=method, z_entry=z_entry, z_exit=z_exit,
+            )  # fmt: skip
+            if layout == "grid":
+                self.grid = PairGrid(self.store, pairs, on_open=self.open_pair, bar=bar, window=window, method=method,
+                                     z_entry=z_entry, max_tiles=max_tiles, refresh_s=grid_refresh_s, clock=clock)
+                self.tabs = w.Tab(children=[self.grid.widget, self.dash.widget])
+                self.tabs.set_title(0, "pairs")
+                self.tabs.set_title(1, "pair view")
+                body = self.tabs
+            else:
+                body = self.dash.widget
+        self.widget = w.VBox([w.HTML(_CSS), self.notice, body, self.lease.widget], layout=w.Layout(width="100%"))
+        self.widget.add_class("qk-readonly")
+
+        self.guard = CommGuard(self.widget, on_reject=self._ignored)
+        self.guard.allow(self.lease.widget, ("value", "playing"), label="heartbeat")
+        if self.dash is not None:
+            ctl = self.dash.view.controls
+            for name in sorted(VIEW_FIELDS):
+                if name in ctl:
+                    self.guard.allow(ctl[name], ("index", "value"), label=name)
+            self.guard.allow(ctl["pause"], ("value",), label="pause")
+            self.guard.allow(self.dash.view.heartbeat, ("value", "playing"), label="heartbeat")
+        if self.grid is not None:
+            for i, b in enumerate(self.grid.buttons):
+                self.guard.allow(b, (), custom=True, label=f"tile {i + 1}")
+        if self.tabs is not None:
+            self.guard.allow(self.tabs, ("selected_index",), label="tabs")
+        self.guard.install()
+        self.lease.on_expire(self._stop_publishers)
+        self.lease.on_renew(self._start_publishers)
+
+    # ---------------------------------------------------------------------------------------------- API
+    def start(self) -> "ReadOnlyDashboard":
+        """Start the publishers and the viewer lease; returns ``self``."""
+        self._start_publishers()
+        self.lease.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop the lease and the publishers (idempotent)."""
+        self.lease.stop()
+        self._stop_publishers()
+
+    @property
+    def publishing(self) -> bool:
+        """True while a publisher thread (full view or grid) runs."""
+        return bool((self.dash is not None and self.dash.running) or (self.grid is not None and self.grid.running))
+
+    def open_pair(self, y: str, x: str) -> None:
+        """Show ``y``/``x`` in the full view (validated: both must be stored symbols)."""
+        if self.dash is None:
+            return
+        known = set(self.grid.symbols) if self.grid is not None and self.grid.symbols else self._stored_symbols()
+        bad = [s for s in (y, x) if not isinstance(s, str) or s not in known]
+        if bad:
+            self._ignored(f"unknown symbol {str(bad[0])[:30]}")
+            return
+        try:
+            self.dash.set_params(y=y, x=x)
+        except ValueError as exc:
+            self._ignored(str(exc)[:120])
+            return
+        if self.tabs is not None:
+            self.tabs.selected_index = 1
+
+    def _ipython_display_(self, **kwargs: Any) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+    # ---------------------------------------------------------------------------------------------- internals
+    def _stored_symbols(self) -> set[str]:
+        if self.store is None:
+            return set()
+        try:
+            frame = self.store.symbols()
+            return {str(s) for s in frame["symbol"]} if len(frame) else set()
+        except Exception:  # noqa: BLE001 - unknown store state: accept nothing
+            return set()
+
+    def _ignored(self, why: str) -> None:
+        with self._lock:
+            self.ignored.append(why)
+            del self.ignored[:-20]
+            stamp = time.strftime("%H:%M:%S", time.gmtime())
+            self.notice.value = f"<span class='qk-warn'>ignored ({stamp} UTC): {html.escape(why)}</span>"
+
+    def _start_publishers(self) -> None:
+        if self.dash is not None:
+            self.dash.start()
+        if self.grid is not None:
+            self.grid.start()
+
+    def _stop_publishers(self) -> None:
+        if self.grid is not None:
+            self.grid.stop()
+        if self.dash is not None:
+            self.dash.stop()
+
+
+def _is_store(obj: Any) -> bool:
+    return obj is not None and not isinstance(obj, (str, StoreConfig))
