@@ -11,7 +11,8 @@ code meaning
 130  interrupted (Ctrl-C) after a clean shutdown
 ==== ==============================================================
 
-Sub-commands: ``exchange``, ``ingest``, ``import``, ``symbols``, ``bars``, ``up``.
+Sub-commands: ``exchange``, ``ingest``, ``import``, ``symbols``, ``bars``, ``up``, ``report``,
+``schedule`` (from :mod:`quantkit.reports.commands`) and ``serve`` (from :mod:`quantkit.dashboard.commands`).
 """
 
 from __future__ import annotations
@@ -318,6 +319,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--no-lab", action="store_true", help="only exchange + ingest")
     store_args(sp)
     sp.set_defaults(func=cmd_up)
+
+    from quantkit.dashboard.commands import register as register_serve
+    from quantkit.reports.commands import register as register_reports
+
+    register_reports(sub)  # report, schedule
+    register_serve(sub)  # serve
     return p
 
 

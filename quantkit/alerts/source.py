@@ -81,6 +81,7 @@ class PairSource:
     Attributes:
         ticks_read: ticks read from the store since the seed.
         new_ticks: ticks read by the last :meth:`poll`.
+        read_ms: milliseconds the last :meth:`poll` (or :meth:`seed`) spent reading the store.
         filtered: pair bars skipped by ``min_quote_volume``.
         unmatched: leg bars without a bar of the other leg at the same open time.
         seeded: True once :meth:`seed` found data for both legs.
@@ -121,6 +122,7 @@ class PairSource:
         self._fresh_at: dict[str, float] = {y: clock(), x: clock()}
         self.ticks_read = 0
         self.new_ticks = 0
+        self.read_ms = 0.0
         self.filtered = 0
         self.unmatched = 0
         self.seeded = False
@@ -211,11 +213,18 @@ class PairSource:
         """
         self.new_ticks = 0
         if not self.seeded:
-            return self.seed()
+            t0 = time.perf_counter()
+            out = self.seed()
+            self.read_ms = (time.perf_counter() - t0) * 1000.0
+            return out
+        self.read_ms = 0.0
         for s in (self.y, self.x):
             b = self.builders[s]
             start = pd.Timestamp(max(b.last_time_ms, 0), unit="ms", tz="UTC")
-            self._fold(s, self.store.ticks(s, start=start))
+            t0 = time.perf_counter()
+            ticks = self.store.ticks(s, start=start)
+            self.read_ms += (time.perf_counter() - t0) * 1000.0
+            self._fold(s, ticks)
         return self._emit()
 
     def _emit(self) -> np.ndarray:

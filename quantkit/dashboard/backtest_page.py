@@ -190,9 +190,16 @@ def build_strategy(p: PageParams) -> Any:
 
 
 def load_pair(
-    store: "TickStore", y_symbol: str, x_symbol: str, bar_size: str, start: Any = None, end: Any = None
+    store: "TickStore",
+    y_symbol: str,
+    x_symbol: str,
+    bar_size: str,
+    start: Any = None,
+    end: Any = None,
+    *,
+    field: str = "close",
 ) -> pd.DataFrame:
-    """Close prices of both legs at ``bar_size`` from the store, on their common bars.
+    """One price field of both legs at ``bar_size`` from the store, on their common bars.
 
     Args:
         store: the tick store (candles or ticks; the store resamples).
@@ -201,23 +208,40 @@ def load_pair(
         bar_size: bar size as ``TickStore.bars`` takes it (``"1m"``, ``"5m"``, ``"1h"``...).
         start: first bar bound (inclusive) or None.
         end: last bar bound or None.
+        field: bar column to return (default ``"close"``; ``"open"`` for next-open fills).
 
     Returns:
-        DataFrame indexed by bar open time (UTC) with one close column per symbol.
+        DataFrame indexed by bar open time (UTC) with one column per symbol.
 
     Raises:
         DashboardError: a leg has no bars in the range, or the legs share fewer than 3 bars.
     """
-    closes = {}
+    return _load_fields(store, y_symbol, x_symbol, bar_size, start, end, (field,))[field]
+
+
+def _load_fields(
+    store: "TickStore", y_symbol: str, x_symbol: str, bar_size: str, start: Any, end: Any, names: tuple[str, ...]
+) -> dict[str, pd.DataFrame]:
+    bars = {}
     for sym in (y_symbol, x_symbol):
-        bars = store.bars(sym, bar_size, start, end)
-        if bars is None or len(bars) == 0:
+        b = store.bars(sym, bar_size, start, end)
+        if b is None or len(b) == 0:
             raise DashboardError(f"{sym}: no {bar_size} bars between {start} and {end}")
-        closes[sym] = bars["close"].astype("float64")
-    frame = pd.concat(closes, axis=1, join="inner").dropna()
-    if len(frame) < 3:
-        raise DashboardError(f"{y_symbol}/{x_symbol}: only {len(frame)} common {bar_size} bars between {start} and {end}")
-    return frame
+        bars[sym] = b
+    common = bars[y_symbol].index.intersection(bars[x_symbol].index)
+    out = {}
+    for name in names:
+        frame = pd.concat({sym: bars[sym][name].astype("float64").reindex(common) for sym in (y_symbol, x_symbol)},
+                          axis=1)
+        out[name] = frame
+    ok = np.ones(len(common), dtype=bool)
+    for frame in out.values():
+        ok &= frame.notna().all(axis=1).to_numpy()
+    out = {k: v[ok] for k, v in out.items()}
+    n = int(ok.sum())
+    if n < 3:
+        raise DashboardError(f"{y_symbol}/{x_symbol}: only {n} common {bar_size} bars between {start} and {end}")
+    return out
 
 
 def _decimate(n: int) -> slice:
@@ -274,6 +298,7 @@ class BacktestPage:
         base = params or PageParams()
         self.params = replace(base, **overrides) if overrides else base
         self.data: pd.DataFrame | None = None
+        self.opens: pd.DataFrame | None = None
         self.result: BacktestResult | None = None
         self.sweep: SweepResult | None = None
         self.last_error: str | None = None
@@ -427,11 +452,12 @@ class BacktestPage:
             half_spread_bps=float(c["half_spread_bps"].value),
         )
 
-    def set_data(self, frame: pd.DataFrame) -> None:
-        """Use these two close columns (first = y) instead of reading the store."""
+    def set_data(self, frame: pd.DataFrame, opens: pd.DataFrame | None = None) -> None:
+        """Use these two close columns (first = y), and optionally opens, instead of reading the store."""
         if frame.shape[1] != 2:
             raise DashboardError(f"set_data: expected two close columns, got {list(frame.columns)}")
         self.data = frame.astype("float64")
+        self.opens = opens.astype("float64") if opens is not None else None
         self._loaded_key = ("given",)
 
     def load(self, params: PageParams | None = None) -> pd.DataFrame:
@@ -442,7 +468,8 @@ class BacktestPage:
             return self.data
         if self.store is None:
             raise DashboardError("no store: pass one to BacktestPage or call set_data()")
-        self.data = load_pair(self.store, p.y_symbol, p.x_symbol, p.bar_size, p.start, p.end)
+        got = _load_fields(self.store, p.y_symbol, p.x_symbol, p.bar_size, p.start, p.end, ("close", "open"))
+        self.data, self.opens = got["close"], got["open"]
         self._loaded_key = key
         return self.data
 
@@ -457,8 +484,13 @@ class BacktestPage:
             p = replace(p, **overrides)
         data = self.load(p)
         y, x = data.iloc[:, 0], data.iloc[:, 1]
+        opens = self.opens if p.fill == "next_open" else None
+        if p.fill == "next_open" and opens is None:
+            raise DashboardError("fill='next_open' needs open prices (load from a store or pass opens to set_data)")
         res = backtest_pair(y, x, p.strategy_object(), hedge=p.hedge_object(len(data)), execution=p.execution(),
-                            costs=p.costs(), periods_per_year=p.periods_per_year, names=(p.y_symbol, p.x_symbol))
+                            costs=p.costs(), periods_per_year=p.periods_per_year, names=(p.y_symbol, p.x_symbol),
+                            y_open=None if opens is None else opens.iloc[:, 0],
+                            x_open=None if opens is None else opens.iloc[:, 1])
         self.params = p
         self.result = res
         self.last_error = None

@@ -17,12 +17,18 @@ come back (a background tab throttled by the browser, a short network outage), t
 Time to reclaim after the tab closes is at most
 ``timeout_s + cull_idle_timeout + cull_interval`` (+ one watchdog poll).
 
-The watchdog itself is silent: it sleeps on an event and sends no widget message,
+Starting the clock: ipywidgets' ``Play`` only starts ticking when ``playing`` *changes*
+to true while its view exists (a Play created with ``playing=True`` never ticks). So the
+watchdog "kicks" the clock (``playing`` false, then true, as two messages) every
+``kick_every_s`` until the first tick arrives, for ``kick_window_s`` after the lease starts
+and again after each page load (the browser's ``request_state`` for the clock). Outside
+those windows the watchdog is silent: it sleeps on an event and sends no widget message,
 so it never keeps the kernel busy.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -35,6 +41,25 @@ log = logging.getLogger("quantkit.dashboard")
 Callback = Callable[[], None]
 
 
+@functools.lru_cache(maxsize=1)
+def _clock_class() -> type:
+    """``LeaseClock``: a ``Play`` that reports page loads (its ``request_state`` messages) to ``on_page_load``."""
+    import ipywidgets as widgets
+
+    class LeaseClock(widgets.Play):  # type: ignore[misc]
+        on_page_load: Callable[[], None] | None = None
+
+        def _handle_msg(self, msg: Any) -> None:
+            try:
+                if msg["content"]["data"].get("method") == "request_state" and self.on_page_load is not None:
+                    self.on_page_load()
+            except (KeyError, TypeError, AttributeError):
+                pass
+            super()._handle_msg(msg)
+
+    return LeaseClock
+
+
 class ViewerLease:
     """Track whether a browser still shows this kernel's page.
 
@@ -45,12 +70,15 @@ class ViewerLease:
             an expired lease only pauses the page, it renews on the next tick.
         interval_ms: browser tick period, milliseconds (default 2000; must be below ``timeout_s``).
         poll_s: watchdog check period, seconds (default ``min(1, timeout_s / 4)``).
+        kick_every_s: seconds between kicks of the browser clock until it ticks (default 1).
+        kick_window_s: seconds to keep kicking after the start and after each page load (default 20).
         clock: monotonic clock in seconds (tests may inject one).
 
     Attributes:
         widget: the hidden ``ipywidgets.Play`` to put in the page.
         beats: browser ticks received.
         expiries: times the lease expired; renewals: times it came back.
+        kicks: clock kicks sent; page_loads: page loads seen.
 
     Raises:
         ValueError: a non-positive timeout or interval, or an interval not below the timeout.
@@ -67,6 +95,8 @@ class ViewerLease:
         timeout_s: float = 15.0,
         interval_ms: int = 2000,
         poll_s: float | None = None,
+        kick_every_s: float = 1.0,
+        kick_window_s: float = 20.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         import ipywidgets as widgets
@@ -80,18 +110,29 @@ class ViewerLease:
         self.poll_s = float(poll_s) if poll_s is not None else min(1.0, self.timeout_s / 4.0)
         if not self.poll_s > 0:
             raise ValueError(f"poll_s={poll_s!r}: must be > 0 seconds")
+        if not (float(kick_every_s) > 0 and float(kick_window_s) >= 0):
+            raise ValueError(f"kick_every_s={kick_every_s!r}, kick_window_s={kick_window_s!r}: must be > 0 and >= 0 seconds")
+        self.kick_every_s = float(kick_every_s)
+        self.kick_window_s = float(kick_window_s)
         self._clock = clock
-        self.widget = widgets.Play(
-            value=0, min=0, max=2**31 - 1, step=1, interval=self.interval_ms, repeat=True, playing=True,
+        self.widget = _clock_class()(
+            value=0, min=0, max=2**31 - 1, step=1, interval=self.interval_ms, repeat=True, playing=False,
             show_repeat=False, layout=widgets.Layout(display="none"),
         )  # fmt: skip
+        self.widget.on_page_load = self._on_page_load
         self.widget.add_class("qk-viewer-lease")
         self.widget.observe(self._on_tick, names="value")
+        self._clocks: list[Any] = [self.widget]
         self.beats = 0
         self.expiries = 0
         self.renewals = 0
+        self.kicks = 0
+        self.page_loads = 0
         self._last = clock()
         self._expired = False
+        self._ticking = False
+        self._kick_until = -1.0
+        self._next_kick = -1.0
         self._expire_cbs: list[Callback] = []
         self._renew_cbs: list[Callback] = []
         self._wake = threading.Event()
@@ -117,10 +158,15 @@ class ViewerLease:
         """Call ``callback()`` (in the watchdog thread) each time ticks return after an expiry."""
         self._renew_cbs.append(callback)
 
+    def kick_also(self, play: Any) -> None:
+        """Also start another ``ipywidgets.Play`` of the page when the lease's own clock is kicked."""
+        self._clocks.append(play)
+
     def start(self) -> "ViewerLease":
         """Start the watchdog thread (idempotent); the lease counts from now."""
         if self._thread is None or not self._thread.is_alive():
             self._last = self._clock()
+            self._kick_until = self._last + self.kick_window_s
             self._stop.clear()
             self._thread = threading.Thread(target=self._run, name="quantkit-viewer-lease", daemon=True)
             self._thread.start()
@@ -135,8 +181,12 @@ class ViewerLease:
             self._thread = None
 
     def check(self) -> bool:
-        """One watchdog step: expire or renew as due, run the callbacks; returns :attr:`alive`."""
-        stale = self._clock() - self._last > self.timeout_s
+        """One watchdog step: kick the clock, expire or renew as due, run the callbacks; returns :attr:`alive`."""
+        now = self._clock()
+        if not self._ticking and now < self._kick_until and now >= self._next_kick:
+            self._kick()
+            self._next_kick = now + self.kick_every_s
+        stale = now - self._last > self.timeout_s
         if stale and not self._expired:
             self._expired = True
             self.expiries += 1
@@ -153,14 +203,35 @@ class ViewerLease:
     def _on_tick(self, change: Mapping[str, Any]) -> None:
         # runs in the kernel's shell thread for each browser tick: record it, never raise
         self.beats += 1
+        self._ticking = True
         self._last = self._clock()
         if self._expired:
             self._wake.set()  # renew now rather than at the next poll
 
+    def _on_page_load(self) -> None:
+        # a page (re)loads the clock's state: kick it until it ticks
+        self.page_loads += 1
+        self._ticking = False
+        self._kick_until = self._clock() + self.kick_window_s
+        self._next_kick = -1.0
+        self._wake.set()
+
+    def _kick(self) -> None:
+        """Start the browser clocks: ``playing`` false then true, as two separate messages."""
+        self.kicks += 1
+        for play in self._clocks:
+            try:
+                play.playing = False
+                play.playing = True
+            except Exception:  # noqa: BLE001 - a closed comm must not stop the watchdog
+                log.debug("viewer lease: kick failed", exc_info=True)
+
     def _run(self) -> None:
         while not self._stop.is_set():
             self.check()
-            self._wake.wait(self.poll_s)
+            now = self._clock()
+            kicking = not self._ticking and now < self._kick_until
+            self._wake.wait(min(self.poll_s, self.kick_every_s) if kicking else self.poll_s)
             self._wake.clear()
 
     @staticmethod

@@ -61,6 +61,7 @@ __all__ = [
     "StoreNotReady",
     "VIEWER_TIMEOUT_ENV",
     "open_store_readonly",
+    "route_logs_to_server",
     "viewer_timeout_from_env",
     "widget_tree",
 ]
@@ -96,6 +97,40 @@ def viewer_timeout_from_env(env: Mapping[str, str] | None = None) -> float:
     if not (math.isfinite(value) and value > 0):
         raise ValueError(f"{VIEWER_TIMEOUT_ENV}={raw!r}: must be > 0 seconds")
     return value
+
+
+def route_logs_to_server() -> None:
+    """Send this kernel's quantkit logs and Python warnings to the server's terminal, never to the page.
+
+    In a kernel, ``sys.stderr`` is captured into the running cell's output, which Voila
+    renders in the page. Log records (and warnings, which may carry tracebacks or paths)
+    go instead to the process's real stderr (``sys.__stderr__``), which is the Voila
+    server's log. Idempotent.
+    """
+    import sys
+
+    stream = sys.__stderr__
+    for name in ("quantkit", "py.warnings"):
+        logger = logging.getLogger(name)
+        if any(getattr(h, "_qk_server_log", False) for h in logger.handlers):
+            continue
+        handler = logging.StreamHandler(stream)
+        handler.setFormatter(logging.Formatter("[quantkit kernel %(process)d] %(levelname)s %(name)s: %(message)s"))
+        handler._qk_server_log = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+        logger.propagate = False
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logging.WARNING)
+    logging.captureWarnings(True)
+
+
+def _in_kernel() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython ships with ipykernel
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
 
 
 def open_store_readonly(config: StoreConfig | None = None) -> "TickStore":
@@ -514,6 +549,8 @@ class ReadOnlyDashboard:
         viewer_timeout_s: seconds without a browser heartbeat before the page stops publishing;
             ``None``: ``QUANTKIT_VIEWER_TIMEOUT`` or 15.
         heartbeat_ms: browser heartbeat period, ms (default ``min(2000, viewer_timeout_s * 250)``).
+        route_logs: send logs and warnings to the server's terminal instead of the page
+            (:func:`route_logs_to_server`); ``None`` (default): only when running in a kernel.
         clock: wall clock, seconds since the epoch (tests may inject one).
 
     Attributes:
@@ -552,6 +589,7 @@ class ReadOnlyDashboard:
         max_tiles: int = 6,
         viewer_timeout_s: float | None = None,
         heartbeat_ms: int | None = None,
+        route_logs: bool | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         import ipywidgets as w
@@ -564,6 +602,8 @@ class ReadOnlyDashboard:
             raise ValueError(f"layout={layout!r}: expected one of {', '.join(LAYOUTS)}")
         timeout = viewer_timeout_from_env() if viewer_timeout_s is None else float(viewer_timeout_s)
         beat_ms = int(heartbeat_ms) if heartbeat_ms is not None else int(min(2000.0, timeout * 250.0))
+        if route_logs if route_logs is not None else _in_kernel():
+            route_logs_to_server()
         self.layout = layout
         self.lease = ViewerLease(timeout_s=timeout, interval_ms=beat_ms)
         self.notice = w.HTML(value="")
@@ -610,6 +650,7 @@ class ReadOnlyDashboard:
                     self.guard.allow(ctl[name], ("index", "value"), label=name)
             self.guard.allow(ctl["pause"], ("value",), label="pause")
             self.guard.allow(self.dash.view.heartbeat, ("value", "playing"), label="heartbeat")
+            self.lease.kick_also(self.dash.view.heartbeat)
         if self.grid is not None:
             for i, b in enumerate(self.grid.buttons):
                 self.guard.allow(b, (), custom=True, label=f"tile {i + 1}")

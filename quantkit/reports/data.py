@@ -92,6 +92,8 @@ def _leg_bars(store: Any, symbol: str, p: PairReportParameters) -> pd.DataFrame:
         bars = store.bars(symbol, p.freq, p.start_ts, p.end_ts)
     except SymbolNotFoundError as exc:
         raise ReportParameterError("pair", p.pair, str(exc)) from None
+    except ValueError as exc:  # e.g. 1s bars of a symbol stored as 1m candles
+        raise ReportParameterError("freq", p.freq, f"{symbol}: {exc}") from None
     bars = bars[(bars.index >= p.start_ts) & (bars.index < p.end_ts)]
     if len(bars) == 0:
         raise ReportParameterError(
@@ -286,9 +288,9 @@ class PairReportData:
         y, x = pair["y"].rename(p.y), pair["x"].rename(p.x)
         bar = p.bar
 
-        gaps = pd.concat([_gaps(b, bar).assign(leg=s) for s, b in ((p.y, data.y), (p.x, data.x))], ignore_index=True)
-        stale = pd.concat([_stale(b, bar, p.stale_bars).assign(leg=s) for s, b in ((p.y, data.y), (p.x, data.x))],
-                          ignore_index=True)
+        legs_bars = ((p.y, data.y), (p.x, data.x))
+        gaps = _stack([_gaps(b, bar).assign(leg=s) for s, b in legs_bars], ["leg", "from", "to", "missing_bars"])
+        stale = _stack([_stale(b, bar, p.stale_bars).assign(leg=s) for s, b in legs_bars], ["leg", "from", "to", "bars"])
         legs = (p.y, p.x)
         trade_gaps = _trade_gaps(store, legs, p.start_ts, p.end_ts)
         rejected = _records(store, "rejected", legs, p.start_ts, p.end_ts)
@@ -316,8 +318,8 @@ class PairReportData:
             params=p,
             store_uri=str(redact_uri(getattr(store, "uri", None) or p.store or "")),
             bars=data,
-            gaps=gaps[["leg", "from", "to", "missing_bars"]],
-            stale=stale[["leg", "from", "to", "bars"]],
+            gaps=gaps,
+            stale=stale,
             trade_gaps=trade_gaps,
             rejected=rejected,
             ols=ols,
@@ -407,7 +409,10 @@ class PairReportData:
                 "missing trades": None if tg is None else int(tg.loc[tg["symbol"] == leg, "missing"].sum()),
                 "rejected ticks": None if rj is None else _count_rejected(rj, leg),
             })
-        return Table("coverage", pd.DataFrame(rows).set_index("leg"))
+        pair = self.bars.pair
+        return Table("coverage", pd.DataFrame(rows).set_index("leg"), caption=(
+            f"The analysis uses the {len(pair)} bars present in both legs with a trade (zero-volume bars carry no "
+            f"price), {pair.index[0]:%Y-%m-%d %H:%M} .. {pair.index[-1]:%Y-%m-%d %H:%M} UTC."))
 
     def gaps_table(self) -> Table:
         """The longest missing-bar periods (up to :data:`TOP_ROWS`)."""
@@ -586,6 +591,15 @@ class PairReportData:
         ax2.fill_between(dx, dy * 100.0, 0.0, color="tab:red", alpha=0.4, lw=0)
         ax2.set_ylabel("drawdown %")
         return Chart("equity", fig)
+
+
+def _stack(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
+    """Concatenate the non-empty frames (an empty frame with ``columns`` if none)."""
+    rows = [f[columns] for f in frames if len(f)]
+    if not rows:
+        return pd.DataFrame({c: pd.Series([], dtype="datetime64[ns, UTC]" if c in ("from", "to") else object)
+                             for c in columns})
+    return pd.concat(rows, ignore_index=True)
 
 
 def _count_rejected(frame: pd.DataFrame, leg: str) -> int:

@@ -31,7 +31,7 @@ MAX_POINTS: int = 4000
 
 def format_value(value: Any) -> str:
     """A cell's text: floats to 6 significant digits, timestamps to the minute, None/NaN as an em dash."""
-    if value is None:
+    if value is None or value is pd.NaT or value is pd.NA:
         return "—"
     if isinstance(value, (bool, np.bool_)):
         return "yes" if value else "no"
@@ -45,8 +45,6 @@ def format_value(value: Any) -> str:
             return "∞" if v > 0 else "-∞"
         return f"{v:.6g}"
     if isinstance(value, pd.Timestamp):
-        if value is pd.NaT:
-            return "—"
         return value.strftime("%Y-%m-%d %H:%M") if value.second == 0 else value.isoformat()
     if isinstance(value, pd.Timedelta):
         return str(value)

@@ -22,10 +22,11 @@ from quantkit.store._backend import DEFAULT_RELOAD_INTERVAL
 from quantkit.store._frames import CANDLE_STORE_DTYPES, RESERVED_PREFIX
 from quantkit.store.importer import FileReport, ImportReport, import_files
 from quantkit.store.results import AppendResult, MaintenancePolicy, MaintenanceReport
-from quantkit.store.tickstore import CANDLE_PREFIX, RECORDS_PREFIX, TickStore
+from quantkit.store.tickstore import BAR_CACHE_PREFIX, CANDLE_PREFIX, RECORDS_PREFIX, SYMBOL_INFO, TickStore
 
 __all__ = [
     "AppendResult",
+    "BAR_CACHE_PREFIX",
     "CANDLE_PREFIX",
     "CANDLE_STORE_DTYPES",
     "DEFAULT_RELOAD_INTERVAL",
@@ -35,6 +36,7 @@ __all__ = [
     "MaintenanceReport",
     "RECORDS_PREFIX",
     "RESERVED_PREFIX",
+    "SYMBOL_INFO",
     "TickStore",
     "import_files",
 ]

@@ -15,7 +15,7 @@ from arcticdb import QueryBuilder, where
 
 from quantkit.schema import BAR_COLUMNS, BAR_DTYPES, empty_bars
 
-__all__ = ["candle_bars", "finish_bars", "tick_bars_arctic", "tick_bars_pandas", "tick_bars_query"]
+__all__ = ["candle_bars", "combine_bars", "finish_bars", "tick_bars_arctic", "tick_bars_pandas", "tick_bars_query"]
 
 
 def tick_bars_query(rule: str) -> QueryBuilder:
@@ -144,4 +144,29 @@ def candle_bars(candles: pd.DataFrame, bar_ns: int) -> pd.DataFrame:
         }
     )
     raw.index = pd.DatetimeIndex(agg.index.to_numpy().astype("datetime64[ns]"), name="time").tz_localize("UTC")
+    return finish_bars(raw)
+
+
+def combine_bars(bars: pd.DataFrame, bar_ns: int) -> pd.DataFrame:
+    """Longer bars (``bar_ns``, a multiple of the input's length) from shorter tick bars.
+
+    open/close: first/last; high/low: max/min; volumes, quote volume, trades: sums; ``vwap`` recomputed
+    as ``quote_volume / volume``. Exactly what resampling the ticks gives, up to float rounding of sums.
+    """
+    if bars.empty:
+        return empty_bars()
+    t = bars.index.asi8
+    key = t - np.mod(t, bar_ns)
+    g = bars.groupby(key, sort=True)
+    raw = g.agg(
+        open=("open", "first"),
+        high=("high", "max"),
+        low=("low", "min"),
+        close=("close", "last"),
+        volume=("volume", "sum"),
+        quote_volume=("quote_volume", "sum"),
+        trades=("trades", "sum"),
+        taker_buy_volume=("taker_buy_volume", "sum"),
+    )
+    raw.index = pd.DatetimeIndex(raw.index.to_numpy().astype("datetime64[ns]"), name="time").tz_localize("UTC")
     return finish_bars(raw)

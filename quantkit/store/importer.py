@@ -154,6 +154,8 @@ def _store_ticks(store: TickStore, symbol: str, result: ReadResult) -> AppendRes
     frame = result.frame
     for start in range(0, len(frame), CHUNK_ROWS):
         total = total + store.insert_ticks(symbol, frame.iloc[start : start + CHUNK_ROWS], market=result.market)
+    if total.stored:
+        store.maintain(symbol)  # compact, and build the 1-minute bar cache for the imported history
     return total
 
 

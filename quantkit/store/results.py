@@ -58,6 +58,12 @@ class MaintenancePolicy:
        chain and was measured to grow ~20 ms per 1,000 past appends.
     2. ``compact_data``: merge the appended segments into ~100k-row segments. Only the fragmented tail
        is rewritten (tens of ms on local LMDB), not the whole symbol.
+    3. (in :meth:`TickStore.maintain`) extend the symbol's 1-minute bar cache over completed minutes.
+
+    Measured in ``benchmarks/store.py`` (500,000 ticks in 1,005 appends, 2 busy CPUs): no maintenance
+    left 1,005 segments, 23 MB of index keys and a 239 ms full-history 1-minute resample; a pass every
+    200 appends (this default) left 10 segments, 0.02 MB of index keys, a 37 ms resample, for 0.67 s of
+    maintenance in total; a pass after every append cost 46 s of maintenance (6x the write time).
 
     What is *not* bounded: ArcticDB keeps one ~0.6 kB ``VERSION`` key per append forever. Its private
     version-map compaction shrinks that but makes every later read slower in proportion to the history
@@ -94,6 +100,7 @@ class MaintenanceReport:
         pruned: whether superseded versions were deleted.
         segments: row slices of the latest version after the pass (``-1`` if unknown).
         seconds: wall time of the pass.
+        cached_bars: 1-minute bars added to the bar cache.
     """
 
     symbol: str
@@ -101,3 +108,4 @@ class MaintenanceReport:
     pruned: bool
     segments: int
     seconds: float
+    cached_bars: int = 0

@@ -8,6 +8,7 @@ ArcticDB symbol                  holds
 ``BTCUSDT``                      ticks (schema of :mod:`quantkit.schema`), appended in batches
 ``_qk.candles.BTCUSDT.1m``       stored candles of one interval (imported candle files)
 ``_qk.records.gaps``             small metadata tables (gaps, later alerts), see :meth:`TickStore.write_records`
+``_qk.bars1m.BTCUSDT``           1-minute bars of complete minutes, kept by the writer's maintenance
 ================================ ==========================================================
 
 Names starting with ``_qk.`` are reserved and hidden by :meth:`TickStore.symbols`.
@@ -47,7 +48,7 @@ from quantkit.config import StoreConfig
 from quantkit.errors import SchemaError, StoreError, StoreFullError, SymbolNotFoundError
 from quantkit.schema import TICK_COLUMNS, empty_bars
 from quantkit.store._backend import Backend, SymbolState, get_backend
-from quantkit.store._bars import candle_bars, finish_bars, tick_bars_arctic
+from quantkit.store._bars import candle_bars, combine_bars, finish_bars, tick_bars_arctic
 from quantkit.store._frames import (
     RESERVED_PREFIX,
     TimeLike,
@@ -60,7 +61,7 @@ from quantkit.store._frames import (
 )
 from quantkit.store.results import AppendResult, MaintenancePolicy, MaintenanceReport
 
-__all__ = ["CANDLE_PREFIX", "RECORDS_PREFIX", "SYMBOL_INFO", "TickStore"]
+__all__ = ["BAR_CACHE_PREFIX", "CANDLE_PREFIX", "RECORDS_PREFIX", "SYMBOL_INFO", "TickStore"]
 
 log = logging.getLogger("quantkit.store")
 
@@ -68,6 +69,9 @@ log = logging.getLogger("quantkit.store")
 CANDLE_PREFIX = RESERVED_PREFIX + "candles."
 #: ArcticDB symbol prefix of record tables: ``_qk.records.<name>``.
 RECORDS_PREFIX = RESERVED_PREFIX + "records."
+#: ArcticDB symbol prefix of the writer-maintained 1-minute bar cache: ``_qk.bars1m.<SYMBOL>``.
+BAR_CACHE_PREFIX = RESERVED_PREFIX + "bars1m."
+_MINUTE = 60_000_000_000
 
 #: Record table holding each tick symbol's market (``symbol``, ``market``).
 SYMBOL_INFO = "symbol_info"
@@ -459,6 +463,7 @@ class TickStore:
         merged = pd.concat([existing, fresh])
         order = np.lexsort((merged["trade_id"].to_numpy(), merged.index.asi8))
         merged = merged.iloc[order]
+        self._invalidate_bar_cache(sym, int(t.min()))  # first, so readers never mix old bars with new ticks
         vi = self._write(sym, lambda: self._lib.update(sym, merged, date_range=(t0, t1)))
         st.last_version = int(vi.version)
         st.first_id = min(st.first_id, int(fresh["trade_id"].iloc[0])) if st.first_id >= 0 else int(fresh["trade_id"].iloc[0])
@@ -484,9 +489,12 @@ class TickStore:
             log.warning("%s: maintenance failed, will retry later: %s", sym, exc)
 
     def maintain(self, symbol: str) -> MaintenanceReport:
-        """Prune superseded versions, then compact the appended segments of a tick symbol.
+        """Prune superseded versions, compact the appended segments, extend the 1-minute bar cache.
 
-        See :class:`MaintenancePolicy` for why this order and what it costs. Called automatically
+        See :class:`MaintenancePolicy` for why this order and what it costs. The bar cache
+        (``_qk.bars1m.<SYMBOL>``) gets the 1-minute bars of every minute that is complete (a later
+        tick is stored), so :meth:`bars` for multiples of a minute reads a few cached rows plus the
+        ticks after the cache instead of every tick. Called automatically
         by the writer when a policy with ``auto=True`` is set; safe to call any time from the
         symbol's writer process (never from another process while a writer is active).
 
@@ -511,11 +519,48 @@ class TickStore:
             vi = self._write(sym, lambda: self._lib.compact_data(sym))
             compacted = st.last_version is None or int(vi.version) != st.last_version
             st.last_version = int(vi.version)
+            cached = self._update_bar_cache(sym, st)
             st.appends_since_maintain = 0
             st.last_maintain = time.monotonic()
-            report = MaintenanceReport(sym, compacted, True, self._segments(sym), time.perf_counter() - t0)
+            report = MaintenanceReport(sym, compacted, True, self._segments(sym), time.perf_counter() - t0, cached)
         log.debug("maintained %s: %s", sym, report)
         return report
+
+    def _cache_end(self, cache: str) -> int | None:
+        """Exclusive end (ns) of the bar cache: last cached bar + 1 minute; ``None`` if empty/missing."""
+        if not self._exists(cache):
+            return None
+        last = self._retry(cache, cache, lambda: self._lib.tail(cache, 1, columns=["trades"]).data)
+        return int(last.index.asi8[-1]) + _MINUTE if len(last) else None
+
+    def _update_bar_cache(self, sym: str, st: SymbolState) -> int:
+        """Append the 1-minute bars of newly completed minutes to the cache; returns bars added."""
+        if st.last_id < 0:
+            return 0
+        cache = BAR_CACHE_PREFIX + sym
+        complete_end = st.last_time - st.last_time % _MINUTE  # bars before this minute are final
+        start = self._cache_end(cache)
+        if start is not None and start >= complete_end:
+            return 0
+        rng = (None if start is None else pd.Timestamp(start, tz="UTC"), pd.Timestamp(complete_end - 1, tz="UTC"))
+        bars = self._retry(sym, sym, lambda: tick_bars_arctic(self._lib, sym, "1min", rng))
+        if bars.empty:
+            return 0
+        if start is None or not self._exists(cache):
+            self._write(cache, lambda: self._lib.write(cache, bars, prune_previous_versions=True))
+        else:
+            self._write(cache, lambda: self._lib.prune_previous_versions(cache))
+            self._write(cache, lambda: self._lib.append(cache, bars))
+            self._write(cache, lambda: self._lib.compact_data(cache))
+        return len(bars)
+
+    def _invalidate_bar_cache(self, sym: str, from_ns: int) -> None:
+        """Drop cached bars from the minute of ``from_ns`` on (history is about to change there)."""
+        cache = BAR_CACHE_PREFIX + sym
+        if not self._exists(cache):
+            return
+        cut = pd.Timestamp(from_ns - from_ns % _MINUTE, tz="UTC")
+        self._write(cache, lambda: self._lib.delete_data_in_range(cache, (cut, None), prune_previous_versions=True))
 
     def _segments(self, asym: str) -> int:
         """Row slices of the latest version (uses ArcticDB's ``read_index``; -1 if unavailable)."""
@@ -589,9 +634,12 @@ class TickStore:
         Bars are left-closed and labelled by their open time, aligned to the epoch (``1h`` bars start on
         the hour, ``1d`` at 00:00 UTC). **Intervals without trades produce no bar** (no NaN rows).
 
-        * Tick symbols: computed inside ArcticDB (``QueryBuilder.resample``; 2-4x faster than reading the
-          ticks into pandas, see ``benchmarks/store.py``). ``vwap = quote_volume / volume``;
-          ``taker_buy_volume`` = qty of trades whose ``is_buyer_maker`` is False.
+        * Tick symbols: computed inside ArcticDB (``QueryBuilder.resample``, faster than reading the ticks
+          into pandas, see ``benchmarks/store.py``). For multiples of one minute, the complete minutes
+          come from the writer-maintained 1-minute bar cache (see :meth:`maintain`) and only the ticks
+          after it are resampled; the result is the same (sums may differ in the last bits of float
+          rounding). ``vwap = quote_volume / volume``; ``taker_buy_volume`` = qty of trades whose
+          ``is_buyer_maker`` is False.
         * Candle-only symbols: resampled up from the coarsest stored candle interval that divides
           ``freq``. Without quote volume (e.g. Bybit files) ``quote_volume`` is NaN and ``vwap`` is the
           volume-weighted typical price ``(high + low + close) / 3`` of the source candles; ``trades``
@@ -622,12 +670,39 @@ class TickStore:
             rng = (pd.Timestamp(s.value - s.value % td.value, tz="UTC"), rng[1])
         rule = arctic_rule(td)
         try:
+            if td.value % _MINUTE == 0:
+                return self._cached_bars(sym, int(td.value), rng)
             return self._retry(sym, sym, lambda: tick_bars_arctic(self._lib, sym, rule, rng))
         except SymbolNotFoundError:
             intervals = self._candle_intervals(sym)
             if not intervals:
                 raise
         return self._candle_bars(sym, freq, td, intervals, rng)
+
+    def _cached_bars(
+        self, sym: str, bar_ns: int, rng: tuple[pd.Timestamp | None, pd.Timestamp | None] | None
+    ) -> pd.DataFrame:
+        """Bars that are multiples of 1 minute: cached 1-minute bars plus ticks after the cache."""
+        cache = BAR_CACHE_PREFIX + sym
+        s, e = rng if rng is not None else (None, None)
+        end_cached = self._cache_end(cache)
+        if end_cached is None:
+            return self._retry(sym, sym, lambda: tick_bars_arctic(self._lib, sym, arctic_rule(pd.Timedelta(bar_ns)), rng))
+        boundary = end_cached
+        if e is not None:
+            boundary = min(boundary, e.value - e.value % _MINUTE)  # a cached bar must end inside the range
+        parts: list[pd.DataFrame] = []
+        if s is None or s.value < boundary:
+            cached_rng = (s, pd.Timestamp(boundary - 1, tz="UTC"))
+            parts.append(self._retry(sym, cache, lambda: self._lib.read(cache, date_range=cached_rng).data))
+        if e is None or e.value >= boundary:
+            lo = pd.Timestamp(boundary, tz="UTC") if s is None or s.value < boundary else s
+            parts.append(self._retry(sym, sym, lambda: tick_bars_arctic(self._lib, sym, "1min", (lo, e))))
+        parts = [p for p in parts if len(p)]
+        if not parts:
+            return empty_bars()
+        minute = finish_bars(pd.concat(parts)) if len(parts) > 1 else finish_bars(parts[0])
+        return minute if bar_ns == _MINUTE else combine_bars(minute, bar_ns)
 
     # ------------------------------------------------------------------ candles
 
@@ -821,8 +896,11 @@ class TickStore:
         Concurrency: only from the symbol's writer process, with no writer active elsewhere.
         """
         sym = check_symbol(symbol)
-        targets = [sym] + ([f"{CANDLE_PREFIX}{sym}.{lab}" for lab in self._candle_intervals(sym)] if candles else [])
+        targets = [sym, BAR_CACHE_PREFIX + sym]
+        targets += [f"{CANDLE_PREFIX}{sym}.{lab}" for lab in self._candle_intervals(sym)] if candles else []
         for asym in targets:
+            if not self._exists(asym):
+                continue
             st = self._backend.state(self.library, asym)
             with st.lock:
                 self._write(asym, lambda: self._lib.delete(asym))

@@ -87,6 +87,10 @@ def test_page_without_browser(candle_store):
     page.controls["strategy"].value = "bollinger"
     page.run_button.click()
     assert page.last_error is None and page.params.strategy == "bollinger"
+    page.controls["fill"].value = "next_open"  # fills at the next bar's stored open
+    page.run_button.click()
+    opens = load_pair(store, "ETHUSDT", "BTCUSDT", "5m", START, END, field="open")
+    assert page.last_error is None and page.result.sim.fill[1:].tolist() == opens.to_numpy()[1:].tolist()
 
 
 def _execute(repo_root: Path, tmp_path: Path, params: dict, timeout_unit: float) -> dict:

@@ -112,3 +112,34 @@ def test_bars_prefer_ticks_over_candles(store: TickStore, real_ticks: pd.DataFra
     store.write_candles("BTCUSDT", "1m", read_candles_csv(shared_data / BYBIT / "1m/BTCUSDT_1m.csv.gz").frame)
     assert store.bars("BTCUSDT", "1m")["trades"].min() > 0
     assert len(store.candles("BTCUSDT", "1m", start="2025-06-01", end="2025-06-01 00:59")) == 60
+
+
+def test_cached_minute_bars_equal_pandas(store: TickStore, real_ticks: pd.DataFrame) -> None:
+    """After maintenance builds the 1-minute bar cache, bars (cache + newer ticks) still equal pandas."""
+    first, rest = real_ticks.iloc[:12_000], real_ticks.iloc[12_000:]
+    store.append_ticks("BTCUSDT", first)
+    report = store.maintain("BTCUSDT")
+    assert report.cached_bars > 0  # complete minutes went into the cache
+    for start in range(0, len(rest), 2500):  # newer ticks that are not cached yet
+        store.append_ticks("BTCUSDT", rest.iloc[start : start + 2500])
+    assert "_qk.bars1m.BTCUSDT" in store.raw_library.list_symbols()
+    for freq, bar_ns in (("1m", 60 * 10**9), ("5m", 300 * 10**9), ("1h", 3600 * 10**9)):
+        assert_bars_match(store.bars("BTCUSDT", freq), expected_bars(real_ticks, bar_ns))
+    start, end = "2024-08-08 23:57:10", "2024-08-09 00:02:30.5"
+    window = real_ticks.loc[pd.Timestamp("2024-08-08 23:57", tz="UTC") : pd.Timestamp(end, tz="UTC")]
+    assert_bars_match(store.bars("BTCUSDT", "1m", start, end), expected_bars(window, 60 * 10**9))
+    assert_bars_match(store.bars("BTCUSDT", "5m", start, end), expected_bars(real_ticks.loc[pd.Timestamp("2024-08-08 23:55", tz="UTC") : pd.Timestamp(end, tz="UTC")], 300 * 10**9))
+    store.maintain("BTCUSDT")  # cache extended over the newer ticks
+    assert_bars_match(store.bars("BTCUSDT", "1m"), expected_bars(real_ticks, 60 * 10**9))
+    assert store.symbols()["symbol"].tolist() == ["BTCUSDT"]  # the cache is not listed
+
+
+def test_backfill_invalidates_bar_cache(store: TickStore, real_ticks: pd.DataFrame) -> None:
+    """Ticks inserted into already-cached minutes are reflected in the bars."""
+    hole = (real_ticks.index >= pd.Timestamp("2024-08-08 23:58", tz="UTC")) & (real_ticks.index < pd.Timestamp("2024-08-08 23:59", tz="UTC"))
+    store.append_ticks("BTCUSDT", real_ticks[~hole])
+    store.maintain("BTCUSDT")
+    assert store.insert_ticks("BTCUSDT", real_ticks[hole]).stored == int(hole.sum())
+    assert_bars_match(store.bars("BTCUSDT", "1m"), expected_bars(real_ticks, 60 * 10**9))
+    store.maintain("BTCUSDT")
+    assert_bars_match(store.bars("BTCUSDT", "5m"), expected_bars(real_ticks, 300 * 10**9))

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
-__all__ = ["Decimation", "plan_decimation"]
+__all__ = ["Decimation", "DecimationCache", "plan_decimation"]
 
 
 @dataclass(frozen=True)
@@ -25,11 +26,13 @@ class Decimation:
         starts: start index of each older bucket (empty: nothing decimated).
         split: first index drawn at full resolution.
         n: number of input bars.
+        size: bars per bucket (a power of two; 1 when nothing is decimated).
     """
 
     starts: np.ndarray
     split: int
     n: int
+    size: int = 1
 
     @property
     def points(self) -> int:
@@ -45,20 +48,7 @@ class Decimation:
         s = self.split
         if len(self.starts) == 0:
             return t, cols
-        st = self.starts
-        ends = np.r_[st[1:], s] - 1
-        lo = np.fmin.reduceat(cols[:s], st, axis=0)
-        hi = np.fmax.reduceat(cols[:s], st, axis=0)
-        rising = cols[ends] >= cols[st]
-        first = np.where(rising, lo, hi)
-        second = np.where(rising, hi, lo)
-        nb = len(st)
-        tt = np.empty(2 * nb, dtype=t.dtype)
-        tt[0::2] = t[st]
-        tt[1::2] = t[ends]
-        vv = np.empty((2 * nb, cols.shape[1]), dtype=cols.dtype)
-        vv[0::2] = first
-        vv[1::2] = second
+        tt, vv = _bucket_points(t[:s], cols[:s], self.starts)
         return np.concatenate([tt, t[s:]]), np.concatenate([vv, cols[s:]])
 
     def candles(self, t: np.ndarray, ohlc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -75,6 +65,99 @@ class Decimation:
             ohlc[ends, 3],
         ])  # fmt: skip
         return np.concatenate([t[st], t[s:]]), np.concatenate([merged, ohlc[s:]])
+
+
+def _bucket_points(t: np.ndarray, cols: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two points per bucket (``starts`` into ``t``/``cols``, the last bucket ending at ``len(t)``)."""
+    ends = np.r_[starts[1:], len(t)] - 1
+    lo = np.fmin.reduceat(cols, starts, axis=0)
+    hi = np.fmax.reduceat(cols, starts, axis=0)
+    rising = cols[ends] >= cols[starts]
+    nb = len(starts)
+    tt = np.empty(2 * nb, dtype=t.dtype)
+    tt[0::2] = t[starts]
+    tt[1::2] = t[ends]
+    vv = np.empty((2 * nb, cols.shape[1]), dtype=cols.dtype)
+    vv[0::2] = np.where(rising, lo, hi)
+    vv[1::2] = np.where(rising, hi, lo)
+    return tt, vv
+
+
+class DecimationCache:
+    """:meth:`Decimation.lines` for a growing series of *final* bars, reusing the buckets already computed.
+
+    A full bucket (``size`` bars starting at a multiple of ``size``, before the split) never
+    changes once its bars are final, so each call only computes the buckets that appeared
+    since the last call, the leading partial bucket (when the oldest bars have been dropped),
+    and the recent bars. Call :meth:`reset` when the bars or the columns change meaning.
+    """
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every cached bucket."""
+        self._size = 0
+        self._ncols = -1
+        self._starts_g = np.empty(0, dtype=np.int64)
+        self._t: np.ndarray | None = None
+        self._v: np.ndarray | None = None
+
+    def lines(
+        self, t: np.ndarray, get_cols: Callable[[int, int], np.ndarray], origin: int, max_points: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Decimate ``n = len(t)`` bars whose first has global number ``origin``.
+
+        Args:
+            t: bar times (n,).
+            get_cols: ``get_cols(lo, hi)`` returns the values of bars ``lo..hi-1`` as (hi - lo, k).
+            origin: global number of ``t[0]``.
+            max_points: points per line.
+        """
+        n = len(t)
+        plan = plan_decimation(n, origin, max_points)
+        s = plan.split
+        if len(plan.starts) == 0:
+            return t, get_cols(0, n)
+        size = plan.size
+        first_full_g = -(-origin // size) * size
+        split_g = origin + s
+        parts_t: list[np.ndarray] = []
+        parts_v: list[np.ndarray] = []
+        head = first_full_g - origin  # bars of the leading partial bucket
+        if head > 0:
+            tt, vv = _bucket_points(t[:head], get_cols(0, head), np.zeros(1, dtype=np.int64))
+            parts_t.append(tt)
+            parts_v.append(vv)
+        if self._size != size or self._t is None:
+            self.reset()
+            self._size = size
+        keep = (self._starts_g >= first_full_g) & (self._starts_g + size <= split_g)
+        if self._t is not None and keep.any():
+            k0 = int(np.argmax(keep))
+            k1 = k0 + int(keep.sum())
+            starts_g, ct, cv = self._starts_g[k0:k1], self._t[2 * k0 : 2 * k1], self._v[2 * k0 : 2 * k1]  # type: ignore[index]
+            next_g = int(starts_g[-1]) + size
+        else:
+            starts_g = np.empty(0, dtype=np.int64)
+            ct = cv = None
+            next_g = first_full_g
+        if next_g < split_g:
+            lo, hi = next_g - origin, s
+            new_starts = np.arange(0, hi - lo, size, dtype=np.int64)
+            nt, nv = _bucket_points(t[lo:hi], get_cols(lo, hi), new_starts)
+            starts_g = np.r_[starts_g, new_starts + next_g]
+            ct = nt if ct is None else np.concatenate([ct, nt])
+            cv = nv if cv is None else np.concatenate([cv, nv])
+        if ct is not None and cv is not None:
+            if self._ncols not in (-1, cv.shape[1]):
+                raise ValueError(f"columns changed from {self._ncols} to {cv.shape[1]}: reset() the cache")
+            self._starts_g, self._t, self._v, self._ncols = starts_g, ct, cv, cv.shape[1]
+            parts_t.append(ct)
+            parts_v.append(cv)
+        parts_t.append(t[s:])
+        parts_v.append(get_cols(s, n))
+        return np.concatenate(parts_t), np.concatenate(parts_v)
 
 
 def plan_decimation(n: int, origin: int, max_points: int) -> Decimation:
@@ -100,5 +183,5 @@ def plan_decimation(n: int, origin: int, max_points: int) -> Decimation:
         first_g = (origin // size) * size
         starts = np.maximum(np.arange(first_g, split_g, size, dtype=np.int64) - origin, 0)
         if 2 * len(starts) + (n - split) <= max_points:
-            return Decimation(starts, split, n)
+            return Decimation(starts, split, n, size)
         size *= 2

@@ -37,7 +37,7 @@ import pandas as pd
 
 from quantkit.alerts import TRACK_FIELDS, AlertMonitor, Rule, default_rules
 from quantkit.config import StoreConfig, default_data_dir
-from quantkit.dashboard.live._decimate import plan_decimation
+from quantkit.dashboard.live._decimate import DecimationCache, plan_decimation
 from quantkit.dashboard.live.metrics import fast_metrics, render_alerts, render_metrics, render_status, slow_metrics
 from quantkit.dashboard.live.params import VIEW_FIELDS, LiveParams, ParameterError
 from quantkit.dashboard.live.status_file import default_status_path, read_status
@@ -56,6 +56,7 @@ _LINE_COLS = ("y_close", "x_close", "y_quote_volume", "x_quote_volume", "spread"
 _LINE_IDX = np.array([_C[c] for c in _LINE_COLS])
 _OHLC_IDX = {leg: np.array([_C[f"{leg}_{c}"] for c in ("open", "high", "low", "close")]) for leg in ("y", "x")}
 _SLOW_SYMBOLS_S = 10.0
+_HEARTBEAT_S = 2.0  # the page's heartbeat period
 
 
 def _open_store(store: "TickStore | StoreConfig | str | None") -> "TickStore":
@@ -99,7 +100,9 @@ class LiveDashboard:
         monitor: the :class:`~quantkit.alerts.AlertMonitor` of the current pair (``None`` until chosen).
         cycles: publisher cycles run; publishes: chart updates sent.
         errors: failed cycles; last_error: the last failure message (also shown in the status panel).
-        update_ms: recent cycle costs (bars -> estimators -> widget messages), ms.
+        update_ms: recent cycle costs without the store reads (new bars -> estimators -> alerts ->
+            widget messages), ms.
+        read_ms: the store-read part of the same cycles, ms.
 
     Raises:
         ParameterError: an invalid parameter (a ValueError naming the field).
@@ -162,6 +165,7 @@ class LiveDashboard:
         self.errors = 0
         self.last_error: str | None = None
         self.update_ms: collections.deque[float] = collections.deque(maxlen=200)
+        self.read_ms: collections.deque[float] = collections.deque(maxlen=200)
         self.last_export: Path | None = None
         self._paused = False
         self._auto_paused = False
@@ -170,11 +174,15 @@ class LiveDashboard:
         self._slow: dict[str, Any] = {}
         self._slow_at = -math.inf
         self._drawn: tuple[int, LiveParams] | None = None
+        self._dec = DecimationCache()
+        self._dec_token: tuple[int, LiveParams] | None = None
         self._rate: collections.deque[tuple[float, int]] = collections.deque()
         self._last_beat = time.monotonic()
-        self._gaps = 0
+        self._beats = 0
+        self._kicked = -math.inf
         self._state = "starting"
-        self.view: DashboardView = DashboardView(self.params, self._post, read_only=self.read_only)
+        self.view: DashboardView = DashboardView(self.params, self._post, read_only=self.read_only,
+                                                 heartbeat_ms=int(_HEARTBEAT_S * 1000))
 
     # ---------------------------------------------------------------------------------------------- public API
     @property
@@ -300,6 +308,7 @@ class LiveDashboard:
                     self._set_paused(bool(payload))
                 elif kind == "heartbeat":
                     self._last_beat = time.monotonic()
+                    self._beats += 1
                 elif kind == "export":
                     self._export_command(payload)
             except ParameterError as exc:
@@ -411,7 +420,9 @@ class LiveDashboard:
                     self._slow = slow_metrics(mon.tracker, self.params.window, mon.source.freq_ms / 1000.0)
                     self._slow_at = time.monotonic()
                 self._publish(mon, now, redraw=mon.tracker.n != n_before)
-                self.update_ms.append((time.perf_counter() - t0) * 1000.0)
+                read = mon.source.read_ms
+                self.read_ms.append(read)
+                self.update_ms.append((time.perf_counter() - t0) * 1000.0 - read)
             except Exception as exc:  # noqa: BLE001 - shown in the status panel, never lost
                 self._fail(f"{type(exc).__name__}: {exc}")
                 try:
@@ -428,6 +439,11 @@ class LiveDashboard:
         self.last_error = msg
 
     def _check_heartbeat(self) -> None:
+        mono = time.monotonic()
+        if mono - self._last_beat > 3 * _HEARTBEAT_S and mono - self._kicked > 5.0:
+            # no beat: the page was not shown yet, or was reloaded (a new page does not animate by itself)
+            self.view.kick_heartbeat()
+            self._kicked = mono
         if self.heartbeat_timeout_s is None:
             return
         stale = time.monotonic() - self._last_beat > self.heartbeat_timeout_s
@@ -491,17 +507,25 @@ class LiveDashboard:
             return out
         tr = mon.tracker
         rows = tr.rows()
-        dec = plan_decimation(len(rows), tr.n - tr.size, p.max_points)
-        cols = rows[:, _LINE_IDX]
-        mean, std = cols[:, 5], cols[:, 6]
-        bands = np.column_stack([mean + p.k * std, mean - p.k * std])
+        token = (id(tr), p)
+        if self._dec_token != token:
+            self._dec.reset()
+            self._dec_token = token
+        k = p.k
+
+        def cols(lo: int, hi: int) -> np.ndarray:
+            c = rows[lo:hi, _LINE_IDX]
+            mean, std = c[:, 5], c[:, 6]
+            return np.column_stack([c, mean + k * std, mean - k * std])
+
         t_ms = rows[:, 0].astype(np.int64)
-        t_d, c_d = dec.lines(t_ms, np.hstack([cols, bands]))
+        t_d, c_d = self._dec.lines(t_ms, cols, tr.n - tr.size, p.max_points)
         out = {c: np.ascontiguousarray(c_d[:, i]) for i, c in enumerate(_LINE_COLS)}
         out["upper"] = np.ascontiguousarray(c_d[:, len(_LINE_COLS)])
         out["lower"] = np.ascontiguousarray(c_d[:, len(_LINE_COLS) + 1])
         out["t"] = t_d.astype("datetime64[ms]")
         if p.price_style == "candles":
+            dec = plan_decimation(len(rows), tr.n - tr.size, p.max_points)
             tc, yo = dec.candles(t_ms, rows[:, _OHLC_IDX["y"]])
             _, xo = dec.candles(t_ms, rows[:, _OHLC_IDX["x"]])
             out.update(t_candles=tc.astype("datetime64[ms]"), y_ohlc=yo, x_ohlc=xo)
@@ -531,10 +555,11 @@ class LiveDashboard:
         info: dict[str, Any] = {
             "state": self._state,
             "update_ms": float(np.median(self.update_ms)) if self.update_ms else None,
+            "read_ms": float(np.median(self.read_ms)) if self.read_ms else None,
             "publishes": self.publishes,
             "errors": self.errors,
             "last_error": self.last_error,
-            "browser_age_s": time.monotonic() - self._last_beat,
+            "browser_age_s": time.monotonic() - self._last_beat if self._beats else None,
         }
         hb = read_status(self.status_path, clock=self._clock)
         if hb.fresh:

@@ -165,9 +165,10 @@ def render_status(info: Mapping[str, Any]) -> str:
         ("tick→send lag", _f(info.get("send_lag_ms"), ",.0f") + " ms"),
         ("rejected / gaps", f"{_f(info.get('rejected'), ',.0f')} / {_f(info.get('gaps'), ',.0f')}"),
         ("reconnects", _f(info.get("reconnects"), ",.0f")),
-        ("update cost", _f(info.get("update_ms"), ".1f") + " ms"),
+        ("update cost", _f(info.get("update_ms"), ".1f") + " ms + store read " + _f(info.get("read_ms"), ".1f") + " ms"),
         ("publishes", _f(info.get("publishes"), ",.0f")),
-        ("browser heartbeat", _f(info.get("browser_age_s"), ".0f") + " s ago"),
+        ("browser heartbeat", "none yet" if info.get("browser_age_s") is None
+         else _f(info.get("browser_age_s"), ".0f") + " s ago"),
     ]
     if info.get("ingest_error"):
         rows.append(("ingest error", f"<span class='qk-warn'>{html.escape(str(info['ingest_error']))}</span>"))

@@ -117,9 +117,10 @@ class DashboardView:
             for name in ("method", "z_entry", "z_exit", "corr_floor", "min_volume"):
                 c[name].disabled = True
             c["export"].layout.display = "none"
-        # browser heartbeat: a Play widget ticks in the page; its value changes reach the kernel
+        # browser heartbeat: a Play widget ticks in the page and its value changes reach the kernel.
+        # The page starts the animation only on a *change* of `playing`: see kick_heartbeat().
         self.heartbeat = w.Play(value=0, min=0, max=1_000_000_000, step=1, interval=int(heartbeat_ms), repeat=True,
-                                playing=True, layout=w.Layout(display="none"))
+                                playing=False, layout=w.Layout(display="none"))
         self.heartbeat.observe(self._on_heartbeat, names="value")
 
         # ------------------------------------------------------------------ figures
@@ -324,6 +325,12 @@ class DashboardView:
         self.figures["prices"].title = f"prices: {params.y} (left) / {params.x} (right), {params.bar} bars"
         self.axis_y.label = params.y or "Y"
         self.axis_x.label = params.x or "X"
+
+    def kick_heartbeat(self) -> None:
+        """(Re)start the page's heartbeat animation: ``playing`` False then True, as two messages."""
+        with self.quiet():
+            self.heartbeat.playing = False
+            self.heartbeat.playing = True
 
     def set_html(self, panel: str, value: str) -> None:
         """Replace an HTML panel (``metrics``, ``status``, ``alerts``, ``export_note``) if it changed."""
