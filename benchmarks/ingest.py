@@ -236,7 +236,7 @@ def bench_scale(n_ticks: int) -> dict[str, float]:
     sym = "SYNBUSDT"
     feed = FeedConfig.for_source("local", [sym], local_url=ex.url)
     t0 = time.perf_counter()
-    ing = Ingestor(feed, uri, config=IngestConfig(maintenance_interval=30.0)).start()
+    ing = Ingestor(feed, uri, config=IngestConfig()).start()
     try:
         while ing.stats.stored < n_ticks:
             time.sleep(0.5)

@@ -209,14 +209,15 @@ class IngestConfig:
         batch_size: flush as soon as this many ticks are pending.
         queue_size: bound of the feed -> writer queue, ticks. When full the
             feed waits (back-pressure); nothing accepted is dropped.
-        maintenance_interval: seconds between store maintenance passes
-            (compaction / version pruning); ``None`` disables.
+        maintenance_interval: seconds between extra store maintenance passes run by
+            the writer; ``None`` (default): none, because the store already maintains
+            itself every 200 appends or 60 s (see :class:`quantkit.store.MaintenancePolicy`).
     """
 
     flush_interval: float = 0.25
     batch_size: int = 5000
     queue_size: int = 200_000
-    maintenance_interval: float | None = 60.0
+    maintenance_interval: float | None = None
 
     def __post_init__(self) -> None:
         if not self.flush_interval > 0:

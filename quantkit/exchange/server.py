@@ -93,7 +93,7 @@ class _Conn:
     """One WebSocket client: its session, policy and outgoing queue."""
 
     __slots__ = ("ws", "session", "policy", "custom_policy", "outbox", "pending", "wakeup", "space", "idle",
-                 "closing", "sent")
+                 "closing", "sent", "stalled")
 
     def __init__(self, ws: ServerConnection, session: StreamSession, policy: ConnectionPolicy) -> None:
         self.ws = ws
@@ -109,6 +109,74 @@ class _Conn:
         self.idle.set()
         self.closing = False
         self.sent = 0
+        self.stalled = False
+
+
+class _Control:
+    """The :class:`~quantkit.exchange.policy.ConnectionControl` of one connection (loop thread only)."""
+
+    __slots__ = ("_conn", "_exchange")
+
+    def __init__(self, exchange: "LocalExchange", conn: _Conn) -> None:
+        self._exchange = exchange
+        self._conn = conn
+
+    @property
+    def open(self) -> bool:
+        return not self._conn.closing
+
+    def _discard_queue(self) -> None:
+        conn = self._conn
+        conn.closing = True
+        conn.outbox.clear()
+        conn.pending = 0
+        conn.space.set()
+        conn.idle.set()
+        self._exchange._update_subscribed()
+
+    def drop(self) -> None:
+        conn = self._conn
+        if conn.closing and not conn.stalled:
+            return
+        self._discard_queue()
+        transport = conn.ws.transport
+        if transport is not None and not transport.is_closing():
+            transport.abort()
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        conn = self._conn
+        if conn.closing:
+            return
+        conn.outbox.append(_Close(code, reason))
+        conn.closing = True
+        conn.idle.clear()
+        conn.wakeup.set()
+        self._exchange._update_subscribed()
+
+    def stall(self, seconds: float | None = None) -> None:
+        conn = self._conn
+        if conn.closing:
+            return
+        self._discard_queue()
+        conn.stalled = True
+        ws = conn.ws
+        keepalive = getattr(ws, "keepalive_task", None)
+        if keepalive is not None:
+            keepalive.cancel()
+        transport = ws.transport
+        if transport is not None and not transport.is_closing():
+            transport.pause_reading()
+        if seconds is not None:
+            asyncio.get_running_loop().call_later(seconds, self.drop)
+
+    def server_shutdown(self) -> None:
+        conn = self._conn
+        if conn.closing:
+            return
+        now = int(self._exchange._clock() * 1000)
+        conn.outbox.append([server_shutdown_event(now, combined=conn.session.combined)])
+        conn.pending += 1
+        self.close(1001, "Server shutdown")
 
 
 class LocalExchange:
@@ -438,6 +506,8 @@ class LocalExchange:
         conn = _Conn(ws, session, policy)
         self._conns.add(conn)
         self._update_subscribed()
+        if conn.custom_policy:
+            policy.on_connect(_Control(self, conn))
         sender = asyncio.create_task(self._sender(conn))
         try:
             async for raw in ws:
@@ -568,7 +638,7 @@ class LocalExchange:
         rendered: dict[tuple[str, str, bool, bool], list[tuple[int, bytes]]] = {}
         merged: dict[tuple[Any, bool, bool], list[bytes]] = {}
         for conn in list(self._conns):
-            if conn.closing:
+            if conn.closing or conn.stalled:
                 continue
             sess = conn.session
             data = sess.data_streams

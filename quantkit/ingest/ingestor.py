@@ -14,6 +14,27 @@ feed loop is logged, counted and the loop restarted. Either way the error is
 visible in :attr:`Ingestor.stats` (``last_error``, ``write_errors``,
 ``feed_restarts``) and in the ``quantkit.ingest`` log: the ingest never dies
 silently. :meth:`Ingestor.stop` flushes everything already accepted.
+
+Durability rules (what survives ``kill -9`` at any moment):
+
+* ``stats.stored`` / ``stats.last_ids`` only count trades whose append returned:
+  an acknowledged trade is on disk.
+* Gap records are written before the trades that follow them, so an unfilled
+  gap is never silently lost by a crash between the two writes.
+* After a restart the feed resumes from the store's last trade id per symbol and
+  backfills the hole over REST (:class:`~quantkit.feed.FeedClient` ``last_ids``).
+
+Store full (:class:`~quantkit.errors.StoreFullError`: LMDB ``MDB_MAP_FULL``, disk
+full): the ingest **pauses**: ``stats.state == "store_full"``, ``last_error`` says
+why, the feed is disconnected so nothing more is accepted, the unwritten batch stays
+in memory and the write is retried every ``store_full_retry`` seconds. When a write
+succeeds again the feed reconnects and backfills the outage over REST. An LMDB map
+is only enlarged by reopening it, so for ``MDB_MAP_FULL`` restart the ingest with a
+larger ``map_size`` (``lmdb:///path?map_size=50GB``): the restarted ingest resumes
+from the store and backfills. An LMDB commit that failed with an I/O error (a
+disk-full write) leaves the environment unusable in this process (the next ArcticDB
+write was measured to crash the process), so that error stops the writer for good
+(``state == "failed"``): restart the process once space is freed.
 """
 
 from __future__ import annotations
@@ -28,7 +49,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 from quantkit.config import Config, FeedConfig, IngestConfig, StoreConfig
-from quantkit.errors import IngestError
+from quantkit.errors import IngestError, StoreFullError
 from quantkit.feed import FeedClient
 from quantkit.ingest.stats import IngestStats
 from quantkit.schema import Trade, trades_to_frame
@@ -42,6 +63,14 @@ __all__ = ["Ingestor"]
 _LAG_SAMPLES = 20_000
 _RATE_WINDOW_S = 5.0
 _MAX_RETRY_DELAY_S = 5.0
+#: Error texts after which the store must not be written again in this process (LMDB environment broken).
+_NO_RETRY_MARKERS = ("Input/output error", "MDB_PANIC")
+
+
+def _forbids_retry(exc: BaseException) -> bool:
+    """Whether ``exc`` leaves the store unusable in this process (so retrying would be unsafe)."""
+    text = str(exc)
+    return any(m in text for m in _NO_RETRY_MARKERS)
 
 
 class Ingestor:
@@ -59,6 +88,7 @@ class Ingestor:
         config: batching and queue bounds; defaults to ``IngestConfig()``.
         logger: defaults to ``logging.getLogger("quantkit.ingest")``.
         clock: wall clock in seconds since the epoch, for lag figures (tests may inject one).
+        store_full_retry: seconds between write attempts while the store is full (default 5).
 
     Example:
         >>> from quantkit.config import FeedConfig
@@ -76,8 +106,12 @@ class Ingestor:
         config: IngestConfig | None = None,
         logger: logging.Logger | None = None,
         clock: Callable[[], float] = time.time,
+        store_full_retry: float = 5.0,
     ) -> None:
+        if not store_full_retry > 0:
+            raise ValueError(f"store_full_retry={store_full_retry!r}: expected seconds > 0")
         self.feed_config = feed
+        self._store_full_retry = float(store_full_retry)
         self.config = config or IngestConfig()
         self._store_arg = store
         self._store: TickStore | None = None
@@ -98,6 +132,11 @@ class Ingestor:
         self._gaps: collections.deque[Gap] = collections.deque()
 
         self._state = "stopped"
+        self._active = False
+        self._paused = threading.Event()  # set while the store refuses writes: the feed is disconnected
+        self._fatal = False  # the store must not be written again in this process
+        self._paused_drops = 0
+        self._last_ids: dict[str, int] = {}
         self._accepted = 0
         self._stored = 0
         self._duplicates = 0
@@ -140,8 +179,8 @@ class Ingestor:
     # ------------------------------------------------------------------ lifecycle
     @property
     def running(self) -> bool:
-        """True between :meth:`start` and the end of :meth:`stop`."""
-        return self._state in ("running", "stopping")
+        """True between :meth:`start` and the end of :meth:`stop` (also while paused by a full store)."""
+        return self._active
 
     def start(self) -> "Ingestor":
         """Start the feed and writer threads; returns at once. Idempotent."""
@@ -151,7 +190,10 @@ class Ingestor:
             _ = self.store  # open now, so a bad URI fails here and not in a thread
             self._stopping.clear()
             self._writer_stop.clear()
+            self._paused.clear()
+            self._fatal = False
             self._state = "running"
+            self._active = True
             self._writer_thread = threading.Thread(target=self._writer_main, name="quantkit-ingest-writer", daemon=True)
             self._feed_thread = threading.Thread(target=self._feed_main, name="quantkit-ingest-feed", daemon=True)
             self._writer_thread.start()
@@ -187,7 +229,8 @@ class Ingestor:
         if self._writer_thread is not None:
             self._writer_thread.join(timeout)
         unwritten = len(self._buf) + sum(len(v) for v in self._pending.values())
-        self._state = "stopped" if unwritten == 0 else "failed"
+        self._state = "stopped" if unwritten == 0 and not self._fatal else "failed"
+        self._active = False
         stats = self.stats
         self.log.info("ingest stopped: %s", stats)
         if unwritten:
@@ -271,13 +314,23 @@ class Ingestor:
             ticks_per_second=rate,
             last_error=self._last_error,
             per_symbol=dict(self._per_symbol),
+            last_ids=dict(self._last_ids),
         )
 
     # ------------------------------------------------------------------ feed side
     def _sink(self, trade: Trade) -> None:
+        # While paused (store full) nothing is accepted: trades still arriving before the feed
+        # disconnects are not buffered; their ids are above everything buffered, so the feed
+        # that resumes from the buffer's last ids fetches them again over REST.
+        if self._paused.is_set():
+            self._paused_drops += 1
+            return
         buf = self._buf
         if len(buf) >= self.config.queue_size and not self._stopping.is_set():
             self._wait_for_space()
+            if self._paused.is_set():
+                self._paused_drops += 1
+                return
         buf.append(trade)
         self._accepted += 1
         if len(buf) >= self.config.batch_size:
@@ -285,7 +338,7 @@ class Ingestor:
 
     def _wait_for_space(self) -> None:
         self._wake.set()
-        while len(self._buf) >= self.config.queue_size and not self._stopping.is_set():
+        while len(self._buf) >= self.config.queue_size and not self._stopping.is_set() and not self._paused.is_set():
             self._not_full.clear()
             self._not_full.wait(0.05)
 
@@ -299,6 +352,9 @@ class Ingestor:
     def _feed_main(self) -> None:
         delay = 0.5
         while not self._stopping.is_set():
+            if self._paused.is_set():  # the store is full: stay disconnected until it takes writes again
+                self._stopping.wait(0.1)
+                continue
             loop = asyncio.new_event_loop()
             try:
                 client = FeedClient(
@@ -312,9 +368,15 @@ class Ingestor:
                     self._client = client
                 if self._stopping.is_set():
                     break
+                if self._paused.is_set():
+                    self._retire_client()
+                    continue
                 loop.run_until_complete(client.run())
                 if self._stopping.is_set():
                     break
+                if self._paused.is_set():
+                    self._retire_client()
+                    continue
                 raise IngestError("feed loop returned without being stopped")
             except Exception as exc:  # noqa: BLE001 - the feed thread must never die silently
                 self._feed_restarts += 1
@@ -369,23 +431,84 @@ class Ingestor:
             final = self._writer_stop.is_set()
             try:
                 touched |= self._drain_and_write()
-                self._record_gaps()
                 retry_delay = 0.0
+                if self._paused.is_set():
+                    self._resume_feed()
                 if cfg.maintenance_interval and time.monotonic() - last_maintenance >= cfg.maintenance_interval:
                     self._maintain(touched)
                     touched = set()
                     last_maintenance = time.monotonic()
+            except StoreFullError as exc:
+                self._write_errors += 1
+                self._last_error = f"writer: StoreFullError: {exc}"
+                if not self._paused.is_set():
+                    self._pause_feed(exc)
+                if final:
+                    self.log.error("store still full at stop: %d accepted trades not written", self._unwritten())
+                    return
+                retry_delay = self._store_full_retry
             except Exception as exc:  # noqa: BLE001 - keep the data, report, retry
                 self._write_errors += 1
                 self._last_error = f"writer: {type(exc).__name__}: {exc}"
+                if _forbids_retry(exc):
+                    self._fail_for_good(exc)
+                    return
                 retry_delay = min(max(retry_delay * 2, 0.1), _MAX_RETRY_DELAY_S)
                 self.log.error("store write failed (%d so far), retrying in %.1f s: %s", self._write_errors, retry_delay, exc)
                 if final and self._stopping.is_set() and self._write_errors > 50:
                     self.log.error("giving up after %d failed writes at stop", self._write_errors)
                     return
             if final and not self._buf and not any(self._pending.values()):
-                self._record_gaps()
+                try:
+                    self._record_gaps()
+                except Exception as exc:  # noqa: BLE001 - reported; the trades are stored
+                    self._last_error = f"writer: gap records: {type(exc).__name__}: {exc}"
+                    self.log.error("could not record %d gap(s) at stop: %s", len(self._gaps), exc)
                 return
+
+    def _unwritten(self) -> int:
+        return len(self._buf) + sum(len(v) for v in self._pending.values())
+
+    def _pause_feed(self, exc: BaseException) -> None:
+        """The store is full: disconnect the feed, keep the unwritten trades, retry later."""
+        self._paused.set()
+        if self._state == "running":
+            self._state = "store_full"
+        with self._lock:
+            client = self._client
+        if client is not None:
+            client.stop()
+        self.log.error(
+            "STORE FULL: %s. Ingest paused: the feed is disconnected, %d accepted trades are kept in memory "
+            "and the write is retried every %.0f s. Free space (LMDB map full: restart the ingest with a larger "
+            "map_size, e.g. lmdb:///path?map_size=50GB); the outage is then backfilled over REST.",
+            exc, self._unwritten(), self._store_full_retry,
+        )
+
+    def _resume_feed(self) -> None:
+        """A write succeeded after the store was full: reconnect the feed (it backfills the outage)."""
+        if self._fatal:
+            return
+        if self._state == "store_full":
+            self._state = "running"
+        self._paused.clear()
+        self.log.warning("store accepts writes again: resuming the feed (%d trades arrived while paused are "
+                         "fetched again over REST)", self._paused_drops)
+
+    def _fail_for_good(self, exc: BaseException) -> None:
+        """The store may not be written again in this process: stop the feed and the writer loudly."""
+        self._fatal = True
+        self._paused.set()
+        self._state = "failed"
+        with self._lock:
+            client = self._client
+        if client is not None:
+            client.stop()
+        self.log.critical(
+            "store write failed in a way that forbids retrying in this process (%s); the ingest stopped writing "
+            "with %d accepted trades unwritten. Free space and restart the ingest: it resumes from the store and "
+            "backfills over REST.", exc, self._unwritten(),
+        )
 
     def _drain_and_write(self) -> set[str]:
         buf, pending = self._buf, self._pending
@@ -399,19 +522,24 @@ class Ingestor:
                     pending[t.symbol] = lst = []
                 lst.append(t)
             self._not_full.set()
+        # Gap records first: a gap reported before these trades arrived is on disk before any of them.
+        self._record_gaps()
         written: set[str] = set()
         for symbol in list(pending):
             trades = pending[symbol]
             if not trades:
                 continue
             frame = trades_to_frame(trades)
-            result = self.store.append_ticks(symbol, frame)
+            result = self.store.append_ticks(symbol, frame, market=self.feed_config.market)
             now_ms = self._clock() * 1000.0
             ev = np.fromiter((t.event_time for t in trades), dtype=float, count=len(trades))
             pending[symbol] = []
             self._stored += result.stored
             self._duplicates += result.duplicates
             self._per_symbol[symbol] += result.stored
+            top = max(t.trade_id for t in trades)
+            if top > self._last_ids.get(symbol, -1):
+                self._last_ids[symbol] = top
             self._lags.extend((now_ms - ev).tolist())
             self._lag_last = float(now_ms - ev.max())
             self._last_trade_time = max(self._last_trade_time, trades[-1].trade_time)
@@ -430,6 +558,8 @@ class Ingestor:
             self._gaps.popleft()
 
     def _maintain(self, symbols: set[str]) -> None:
+        if self._paused.is_set():
+            return
         for symbol in sorted(symbols):
             try:
                 self.store.maintain(symbol)

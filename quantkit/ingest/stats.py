@@ -13,7 +13,10 @@ class IngestStats:
     """A consistent snapshot of an ingestor's counters.
 
     Attributes:
-        state: ``"stopped"``, ``"running"``, ``"stopping"`` or ``"failed"``.
+        state: ``"stopped"``, ``"running"``, ``"stopping"``, ``"store_full"`` (the store refused a
+            write for lack of room: the feed is paused, nothing more is accepted, the batch is kept
+            and retried; see :class:`~quantkit.ingest.Ingestor`) or ``"failed"`` (stopped with
+            accepted trades unwritten, or the store failed in a way that forbids retrying).
         feed_state: the feed client's state (``"connecting"``, ``"connected"``,
             ``"reconnecting"``, ``"stopped"``).
         received: messages received from the exchange.
@@ -43,6 +46,8 @@ class IngestStats:
         ticks_per_second: stored trades per second over the last few seconds.
         last_error: the last error seen by the feed or the writer, ``None`` if none.
         per_symbol: stored trades per symbol.
+        last_ids: highest trade id stored per symbol by this ingestor: acknowledged, i.e. the
+            append that stored it returned (a crash after that cannot lose it).
     """
 
     state: str = "stopped"
@@ -69,6 +74,7 @@ class IngestStats:
     ticks_per_second: float = 0.0
     last_error: str | None = None
     per_symbol: dict[str, int] = field(default_factory=dict)
+    last_ids: dict[str, int] = field(default_factory=dict)
 
     @property
     def rejected_total(self) -> int:

@@ -533,7 +533,7 @@ class PairReportData:
     def price_chart(self) -> Chart:
         """Both legs' closes (y on the left axis, x on the right)."""
         p = self.params
-        fig, (ax,) = figure(1)
+        fig, (ax,) = figure(1, right=0.925)
         ax.plot(*xy(self.bars.pair["y"]), color="tab:blue", lw=0.8, label=p.y)
         ax.set_ylabel(p.y, color="tab:blue")
         ax2 = ax.twinx()

@@ -154,8 +154,12 @@ def figure(
     sharex: bool = True,
     ratios: list[float] | None = None,
     time_axis: bool = True,
+    right: float = 0.985,
 ) -> tuple[Any, list[Any]]:
     """A matplotlib Figure with ``rows`` stacked axes (no pyplot).
+
+    Margins are fixed (in inches, so every chart lines up) rather than computed by a layout
+    engine: constrained layout was half of the drawing time of a report's charts.
 
     Args:
         rows: number of stacked axes.
@@ -164,6 +168,7 @@ def figure(
         sharex: share the x axis.
         ratios: relative row heights.
         time_axis: concise date ticks on the x axis (default True).
+        right: right edge of the axes as a fraction of the width (lower it for a twin y axis).
 
     Returns:
         ``(figure, axes)``; ``axes`` is always a list.
@@ -171,7 +176,9 @@ def figure(
     from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width, height * rows if ratios is None else height), layout="constrained")
+    total = height * rows if ratios is None else height
+    fig = Figure(figsize=(width, total))
+    fig.subplots_adjust(left=0.8 / width, right=right, top=1.0 - 0.35 / total, bottom=0.5 / total, hspace=0.12)
     gs = {"height_ratios": ratios} if ratios is not None else None
     axes = fig.subplots(rows, 1, sharex=sharex, squeeze=False, gridspec_kw=gs)[:, 0].tolist()
     for ax in axes:

@@ -113,6 +113,24 @@ class _LazyStore:
         return getattr(self._store, name)
 
 
+class _MemoBars:
+    """A read-through view of a store that keeps each ``bars(...)`` result: a batch checks many pairs
+    sharing legs, and each leg's bars are read once instead of once per pair."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+        self._bars: dict[tuple[Any, ...], Any] = {}
+
+    def bars(self, symbol: str, freq: str = "1m", start: Any = None, end: Any = None) -> Any:
+        key = (symbol, freq, str(start), str(end))
+        if key not in self._bars:
+            self._bars[key] = self._store.bars(symbol, freq, start, end)
+        return self._bars[key]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
 def _open_store_for(params: Any) -> Any:
     return _LazyStore(getattr(params, "store", None), getattr(params, "library", None))
 
@@ -390,9 +408,9 @@ def run_batch(
             k = registry.get(kind)
             p = k.parse(raw)
             key = (getattr(p, "store", None), getattr(p, "library", None))
-            st = store if store is not None else stores.get(key)
+            st = stores.get(key)
             if st is None:
-                st = stores[key] = _open_store_for(p)
+                st = stores[key] = _MemoBars(store if store is not None else _open_store_for(p))
             slots.append(prepare(p, kind=kind, store=st, job=job, scheduled_for=scheduled_for))
         except ReportParameterError as exc:
             if invalid == "raise":
