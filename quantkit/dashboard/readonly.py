@@ -192,7 +192,8 @@ class CommGuard:
     update of an allowed widget restricted to its allowed traits, or a ``custom`` message
     (a button click) of a widget allowed to receive them. Everything else is dropped. If the
     widget itself refuses an allowed value (an index out of range, a wrong type), the error
-    is caught. Dropped and refused messages are counted and reported through ``on_reject``
+    is caught and the widget's real state is sent again (ipywidgets 8 echoes a value to the
+    page before validating it, so the page would otherwise show the refused value). Dropped and refused messages are counted and reported through ``on_reject``
     (never raised, never written anywhere else).
 
     Args:
@@ -237,49 +238,72 @@ class CommGuard:
             except Exception:  # noqa: BLE001 - reporting must never break message handling
                 log.exception("comm guard reporter failed")
 
+    @staticmethod
+    def _resync(widget: Any, state: Mapping[str, Any]) -> None:
+        """Show the widget's real state again: ipywidgets echoes a value to the page before validating it."""
+        try:
+            keys = [k for k in state if k in widget.keys]
+            if keys:
+                widget.send_state(key=keys)
+        except Exception:  # noqa: BLE001 - best effort; the next update corrects the page anyway
+            log.debug("comm guard: resync failed", exc_info=True)
+
     def _handler(self, widget: Any) -> Callable[[Mapping[str, Any]], None]:
         original = widget._handle_msg
         kind = type(widget).__name__
 
         def handle(msg: Mapping[str, Any]) -> None:
+            # ipywidgets' own handler turns any exception into a traceback sent to the page
+            # (``IPython.showtraceback``); here updates and events are applied directly, and a
+            # refusal becomes a short note instead.
             try:
                 data = msg["content"]["data"]
                 method = data.get("method")
             except (KeyError, TypeError, AttributeError):
                 self._reject(f"malformed message to {kind}")
                 return
+            if method == "request_state":  # the page loading the widget: always answered
+                try:
+                    original(msg)
+                except Exception:  # noqa: BLE001 - never reaches the page
+                    log.debug("comm guard: request_state failed", exc_info=True)
+                return
             allowed = self._allowed.get(id(widget))
-            if method == "request_state":
-                pass
-            elif allowed is None:
+            if allowed is None:
                 self._reject(f"{kind} is read-only here")
                 return
-            elif method == "update":
+            if method == "update":
                 state = data.get("state")
                 if not isinstance(state, dict) or not state:
                     self._reject(f"malformed update to {allowed.label}")
                     return
-                extra = sorted(k for k in state if k not in allowed.keys)
-                if extra:
+                kept = {k: v for k, v in state.items() if k in allowed.keys}
+                if len(kept) != len(state):
+                    extra = sorted(str(k) for k in state if k not in allowed.keys)
                     self._reject(f"{allowed.label}: {', '.join(extra)[:60]} cannot be changed here")
-                    kept = {k: v for k, v in state.items() if k in allowed.keys}
-                    if not kept:
-                        return
-                    paths = [p for p in data.get("buffer_paths", []) if p and p[0] in kept]
-                    msg = {**msg, "content": {**msg["content"], "data": {**data, "state": kept, "buffer_paths": paths}}}
+                if not kept:
+                    return
+                try:
+                    widget.set_state(kept)
+                    self.passed += 1
+                except Exception as exc:  # noqa: BLE001 - a refused value is ignored and reported, never raised
+                    self._reject(f"invalid value for {allowed.label} ({type(exc).__name__})")
+                    self._resync(widget, kept)
             elif method == "custom":
                 if not allowed.custom:
                     self._reject(f"{allowed.label} takes no events here")
                     return
+                content = data.get("content")
+                if not isinstance(content, dict):
+                    self._reject(f"malformed event to {allowed.label}")
+                    return
+                try:
+                    widget._handle_custom_msg(content, [])
+                    self.passed += 1
+                except Exception as exc:  # noqa: BLE001 - as above
+                    self._reject(f"event refused by {allowed.label} ({type(exc).__name__})")
             else:
                 self._reject(f"unknown message {str(method)[:20]!r} to {allowed.label}")
-                return
-            try:
-                original(msg)
-                self.passed += 1
-            except Exception as exc:  # noqa: BLE001 - a refused value is ignored and reported, never raised
-                label = allowed.label if allowed is not None else kind
-                self._reject(f"invalid value for {label} ({type(exc).__name__})")
 
         return handle
 
@@ -423,7 +447,10 @@ class PairGrid:
     def _clicked(self, slot: int) -> None:
         pair = self.pairs[slot] if 0 <= slot < len(self.pairs) else None
         if pair is not None and self.on_open is not None:
-            self.on_open(*pair)
+            try:
+                self.on_open(*pair)
+            except Exception:  # noqa: BLE001 - a click handler's exception would reach the page as a traceback
+                log.exception("pair grid: opening %s/%s failed", *pair)
 
     def _choose_pairs(self) -> list[tuple[str, str]]:
         if self.fixed_pairs is not None:

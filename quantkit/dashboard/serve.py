@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from jupyter_server.auth.identity import PasswordIdentityProvider
+from jupyter_server.services.kernels.connection.channels import ZMQChannelsWebsocketConnection
 
 from quantkit.config import StoreConfig
 from quantkit.errors import ConfigError
@@ -41,6 +42,8 @@ __all__ = [
     "DEFAULT_PORT",
     "ExposureError",
     "GuardedIdentityProvider",
+    "HardenedKernelWebsocketConnection",
+    "V1_PROTOCOL",
     "ServeOptions",
     "check_exposure",
     "find_repo",
@@ -58,6 +61,9 @@ log = logging.getLogger("quantkit.dashboard")
 DEFAULT_NOTEBOOK = Path("notebooks") / "voila_dashboard.ipynb"
 #: Voila's port unless told otherwise.
 DEFAULT_PORT = 8866
+#: The kernel websocket subprotocol of current Jupyter front ends (Voila's page uses it).
+V1_PROTOCOL = "v1.kernel.websocket.jupyter.org"
+_MAX_V1_PARTS = 4 + 64  # header, parent header, metadata, content + up to 64 buffers
 
 
 class ExposureError(ConfigError):
@@ -134,6 +140,73 @@ class GuardedIdentityProvider(PasswordIdentityProvider):
             if voila and conn and Path(conn).name.startswith("voila_"):
                 shutil.rmtree(conn, ignore_errors=True)
             raise SystemExit(f"quantkit: {exc}") from None
+
+
+def _well_formed_v1(frame: object) -> bool:
+    """True if ``frame`` is a plausible v1 kernel websocket message (bounded offsets, all inside the frame)."""
+    if not isinstance(frame, (bytes, bytearray, memoryview)):
+        return False
+    data = bytes(frame)
+    if len(data) < 8:
+        return False
+    n = int.from_bytes(data[:8], "little")
+    if not 2 + 4 <= n <= 2 + _MAX_V1_PARTS or 8 * (n + 1) > len(data):
+        return False
+    offsets = [int.from_bytes(data[8 * (i + 1) : 8 * (i + 2)], "little") for i in range(n)]
+    return offsets[0] == 8 * (n + 1) and all(a <= b for a, b in zip(offsets, offsets[1:])) and offsets[-1] <= len(data)
+
+
+class HardenedKernelWebsocketConnection(ZMQChannelsWebsocketConnection):
+    """The kernel websocket of a Voila page, closed to malformed and legacy-protocol clients.
+
+    Named in ``jupyter_config/voila.json`` (``Voila.kernel_websocket_connection_class``).
+    Two ways a viewer could otherwise hang the whole Voila server (measured with voila
+    0.5.13 / jupyter_server 2.x: the server spins at full CPU and grows by ~25 MB/s):
+
+    * a client that does not negotiate the ``v1.kernel.websocket.jupyter.org`` subprotocol
+      gets legacy binary frames for messages with buffers (every chart update), and Voila's
+      ``read_header_from_binary_message`` reads their first 8 bytes as a v1 offset count;
+    * a v1 frame whose first 8 bytes claim billions of offsets makes jupyter_server's
+      ``deserialize_msg_from_ws_v1`` build a list that large.
+
+    So: a client without the v1 subprotocol is disconnected and never sent anything, and an
+    incoming frame is passed on only if its offsets are bounded and inside the frame.
+    Voila's own page negotiates v1, so viewers see no difference.
+    """
+
+    dropped = 0
+
+    @property
+    def write_message(self) -> Callable[..., Any]:
+        """The handler's writer for v1 clients; a no-op for anyone else."""
+        if self.subprotocol != V1_PROTOCOL:
+            return _drop_message
+        return self.websocket_handler.write_message  # type: ignore[no-any-return]
+
+    def connect(self) -> Any:
+        """Connect as usual, then close at once if the client did not negotiate v1."""
+        result = super().connect()
+        if self.subprotocol != V1_PROTOCOL:
+            log.warning("kernel websocket without the %s subprotocol: closed", V1_PROTOCOL)
+            self.websocket_handler.close(4000, "the v1.kernel.websocket.jupyter.org subprotocol is required")
+        return result
+
+    def handle_incoming_message(self, incoming_msg: Any) -> None:
+        """Pass a well-formed v1 frame on; drop anything else (counted, logged at most 20 times)."""
+        if self.subprotocol != V1_PROTOCOL or not _well_formed_v1(incoming_msg):
+            type(self).dropped += 1
+            if type(self).dropped <= 20:
+                log.warning("dropped a malformed kernel websocket frame (%s)", type(incoming_msg).__name__)
+            return
+        try:
+            super().handle_incoming_message(incoming_msg)
+        except Exception as exc:  # noqa: BLE001 - a bad frame must never reach tornado's error path
+            type(self).dropped += 1
+            log.warning("dropped a kernel websocket frame that failed to decode: %s", type(exc).__name__)
+
+
+def _drop_message(*args: Any, **kwargs: Any) -> None:
+    return None
 
 
 # ---------------------------------------------------------------------------------------------- options

@@ -76,6 +76,19 @@ def _check_positive(name: str, value: float) -> float:
     return float(value)
 
 
+def _check_cap(mean: float, cap: float | None) -> None:
+    if cap is not None:
+        _check_positive("max_interval", cap)
+        if cap < mean:
+            raise ValueError(f"max_interval={cap!r}: must be >= mean_interval ({mean!r})")
+
+
+def _delay(rng: random.Random, mean: float, cap: float | None) -> float:
+    """An exponential delay of mean ``mean`` seconds, at most ``cap``."""
+    d = rng.expovariate(1.0 / mean)
+    return d if cap is None else min(d, cap)
+
+
 def _check_probability(name: str, value: float) -> float:
     if not (isinstance(value, (int, float)) and 0.0 <= value <= 1.0):
         raise ValueError(f"{name}={value!r}: expected a probability within [0, 1]")
@@ -100,9 +113,9 @@ class Fault:
 class _Timed(ConnectionPolicy):
     """Acts once on its connection after an exponential delay (checked on each outgoing batch)."""
 
-    def __init__(self, plan: "FaultPlan", mean_interval: float) -> None:
+    def __init__(self, plan: "FaultPlan", mean_interval: float, max_interval: float | None) -> None:
         self.plan = plan
-        self.due = plan.clock() + plan.rng.expovariate(1.0 / mean_interval)
+        self.due = plan.clock() + _delay(plan.rng, mean_interval, max_interval)
         self.control: ConnectionControl | None = None
 
     def on_connect(self, control: ConnectionControl) -> None:
@@ -124,15 +137,18 @@ class Disconnects(Fault):
 
     Attributes:
         mean_interval: mean connection lifetime, seconds (exponential).
+        max_interval: longest lifetime, seconds (``None``: unbounded), so a short run sees the fault.
     """
 
     mean_interval: float = 3.0
+    max_interval: float | None = None
 
     def __post_init__(self) -> None:
         _check_positive("mean_interval", self.mean_interval)
+        _check_cap(self.mean_interval, self.max_interval)
 
     def connection(self, plan: "FaultPlan") -> ConnectionPolicy:
-        return _Drop(plan, self.mean_interval)
+        return _Drop(plan, self.mean_interval, self.max_interval)
 
 
 class _Drop(_Timed):
@@ -151,22 +167,25 @@ class Stalls(Fault):
     Attributes:
         mean_interval: mean time before the stall, seconds (exponential).
         duration: seconds of silence before the TCP connection is dropped.
+        max_interval: longest time before the stall, seconds (``None``: unbounded).
     """
 
     mean_interval: float = 4.0
     duration: float = 5.0
+    max_interval: float | None = None
 
     def __post_init__(self) -> None:
         _check_positive("mean_interval", self.mean_interval)
         _check_positive("duration", self.duration)
+        _check_cap(self.mean_interval, self.max_interval)
 
     def connection(self, plan: "FaultPlan") -> ConnectionPolicy:
-        return _Stall(plan, self.mean_interval, self.duration)
+        return _Stall(plan, self.mean_interval, self.max_interval, self.duration)
 
 
 class _Stall(_Timed):
-    def __init__(self, plan: "FaultPlan", mean_interval: float, duration: float) -> None:
-        super().__init__(plan, mean_interval)
+    def __init__(self, plan: "FaultPlan", mean_interval: float, max_interval: float | None, duration: float) -> None:
+        super().__init__(plan, mean_interval, max_interval)
         self.duration = duration
 
     def act(self, control: ConnectionControl) -> None:
@@ -180,15 +199,18 @@ class ServerShutdowns(Fault):
 
     Attributes:
         mean_interval: mean time before the event, seconds (exponential).
+        max_interval: longest time before the event, seconds (``None``: unbounded).
     """
 
     mean_interval: float = 3.0
+    max_interval: float | None = None
 
     def __post_init__(self) -> None:
         _check_positive("mean_interval", self.mean_interval)
+        _check_cap(self.mean_interval, self.max_interval)
 
     def connection(self, plan: "FaultPlan") -> ConnectionPolicy:
-        return _Shutdown(plan, self.mean_interval)
+        return _Shutdown(plan, self.mean_interval, self.max_interval)
 
 
 class _Shutdown(_Timed):
@@ -377,28 +399,32 @@ class RefusedConnections(Fault):
         mean_interval: mean gap between windows, seconds.
         duration: window length, seconds.
         status: HTTP status of a refused handshake (503: busy; 429 or 418 also make sense).
+        max_interval: longest gap between windows, seconds (``None``: unbounded).
     """
 
     mean_interval: float = 4.0
     duration: float = 2.0
     status: int = 503
+    max_interval: float | None = None
 
     def __post_init__(self) -> None:
         _check_positive("mean_interval", self.mean_interval)
         _check_positive("duration", self.duration)
+        _check_cap(self.mean_interval, self.max_interval)
         if not 400 <= self.status <= 599:
             raise ValueError(f"status={self.status!r}: expected an HTTP error status 400..599")
 
     def connection(self, plan: "FaultPlan") -> ConnectionPolicy:
-        return _Refuse(plan, self, plan.shared(self, lambda: _Windows(plan, self.mean_interval, self.duration)))
+        windows = plan.shared(self, lambda: _Windows(plan, self.mean_interval, self.max_interval, self.duration))
+        return _Refuse(plan, self, windows)  # type: ignore[arg-type]
 
 
 class _Windows:
     """Refusal windows shared by all connections of a plan."""
 
-    def __init__(self, plan: "FaultPlan", mean_interval: float, duration: float) -> None:
-        self.plan, self.mean, self.duration = plan, mean_interval, duration
-        self.start = plan.clock() + plan.rng.expovariate(1.0 / mean_interval)
+    def __init__(self, plan: "FaultPlan", mean_interval: float, max_interval: float | None, duration: float) -> None:
+        self.plan, self.mean, self.cap, self.duration = plan, mean_interval, max_interval, duration
+        self.start = plan.clock() + _delay(plan.rng, mean_interval, max_interval)
         self.index = 0  # windows entered so far
         self._entered = -math.inf
 
@@ -406,7 +432,7 @@ class _Windows:
         """The number (1-based) of the window in force now, advancing the schedule; ``None`` outside one."""
         now = self.plan.clock()
         while now >= self.start + self.duration:  # that window is over: schedule the next one
-            self.start += self.duration + self.plan.rng.expovariate(1.0 / self.mean)
+            self.start += self.duration + _delay(self.plan.rng, self.mean, self.cap)
         if now < self.start:
             return None
         if self._entered != self.start:
@@ -599,6 +625,7 @@ class BurstClock:
         factor: speed-up during a burst (20 = twenty times the normal trade rate).
         mean_interval: mean wall seconds between bursts; ``None``: only :meth:`burst` starts them.
         duration: wall seconds per burst.
+        max_interval: longest wall time between bursts, seconds (``None``: unbounded).
         seed: seed of the burst times.
         plan: counts each burst under ``"burst"`` in this plan's counters (optional).
         wall: the underlying monotonic clock.
@@ -613,6 +640,7 @@ class BurstClock:
         *,
         mean_interval: float | None = 5.0,
         duration: float = 1.0,
+        max_interval: float | None = None,
         seed: int = 0,
         plan: FaultPlan | None = None,
         wall: Clock = time.monotonic,
@@ -620,6 +648,9 @@ class BurstClock:
         self.factor = _check_positive("factor", factor)
         self.duration = _check_positive("duration", duration)
         self.mean_interval = None if mean_interval is None else _check_positive("mean_interval", mean_interval)
+        if self.mean_interval is not None:
+            _check_cap(self.mean_interval, max_interval)
+        self.max_interval = max_interval
         self._rng = random.Random(seed)
         self._plan = plan
         self._wall = wall
@@ -630,7 +661,7 @@ class BurstClock:
         self._last_wall = t0
         self._virtual = t0
         self._burst_end = -math.inf
-        self._next = t0 + self._rng.expovariate(1.0 / self.mean_interval) if self.mean_interval else math.inf
+        self._next = t0 + _delay(self._rng, self.mean_interval, max_interval) if self.mean_interval else math.inf
 
     def burst(self, duration: float | None = None) -> None:
         """Start a burst now (thread-safe)."""
@@ -655,7 +686,7 @@ class BurstClock:
             elif self.enabled and self._next <= t:
                 self._start(t, self.duration)
                 assert self.mean_interval is not None
-                self._next = self._burst_end + self._rng.expovariate(1.0 / self.mean_interval)
+                self._next = self._burst_end + _delay(self._rng, self.mean_interval, self.max_interval)
                 continue
             else:
                 end = min(now, self._next) if self.enabled else now

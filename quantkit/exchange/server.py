@@ -48,7 +48,7 @@ import weakref
 from collections import deque
 from dataclasses import dataclass
 from operator import itemgetter
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, TypeVar
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
@@ -81,6 +81,7 @@ _WRITE_FRAMES = 1024
 #: Transport write buffer high-water mark, bytes (websockets' default is 32 KiB).
 _WRITE_LIMIT = 2**18
 _wire_log = logging.getLogger("quantkit.exchange.wire")
+_R = TypeVar("_R")
 
 
 @dataclass(frozen=True)
@@ -741,6 +742,26 @@ class LocalExchange:
         self._update_subscribed()
         log.info("serverShutdown sent to %d connections", n)
         return n
+
+    def call_in_loop(self, fn: Callable[[], _R], timeout: float = 10.0) -> _R:
+        """Run ``fn()`` in the exchange's event-loop thread and return its result.
+
+        The way to read :attr:`histories` while the exchange serves (they are only
+        consistent from the loop thread). Thread-safe.
+
+        Raises:
+            ExchangeError: the exchange is not running.
+        """
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            raise ExchangeError("the exchange is not running")
+        if _running_loop() is loop:
+            return fn()
+
+        async def call() -> _R:
+            return fn()
+
+        return asyncio.run_coroutine_threadsafe(call(), loop).result(timeout)
 
     def _call_in_loop(self, fn: Callable[[], int], timeout: float) -> int:
         loop = self._loop

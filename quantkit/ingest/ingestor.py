@@ -26,15 +26,19 @@ Durability rules (what survives ``kill -9`` at any moment):
 
 Store full (:class:`~quantkit.errors.StoreFullError`: LMDB ``MDB_MAP_FULL``, disk
 full): the ingest **pauses**: ``stats.state == "store_full"``, ``last_error`` says
-why, the feed is disconnected so nothing more is accepted, the unwritten batch stays
-in memory and the write is retried every ``store_full_retry`` seconds. When a write
-succeeds again the feed reconnects and backfills the outage over REST. An LMDB map
-is only enlarged by reopening it, so for ``MDB_MAP_FULL`` restart the ingest with a
-larger ``map_size`` (``lmdb:///path?map_size=50GB``): the restarted ingest resumes
-from the store and backfills. An LMDB commit that failed with an I/O error (a
-disk-full write) leaves the environment unusable in this process (the next ArcticDB
-write was measured to crash the process), so that error stops the writer for good
-(``state == "failed"``): restart the process once space is freed.
+why, the feed is disconnected so nothing more is accepted, and the unwritten batch
+stays in memory. Nothing stored is touched. Then, by back-end:
+
+* **Object stores** (``s3://``...): the write is retried every ``store_full_retry``
+  seconds; once one succeeds the feed reconnects and backfills the outage over REST.
+* **LMDB**: the writer stops writing for good in this process
+  (``stats.restart_required``): with ArcticDB 6.28 a write to an LMDB environment
+  after ``MDB_MAP_FULL`` or after a failed (I/O error) commit was measured to crash
+  the process (SIGSEGV), even a ``delete``. An LMDB map only grows by reopening it,
+  so give it room and restart the ingest: a larger ``map_size``
+  (``lmdb:///path?map_size=50GB``) or free disk. The restarted ingest resumes from
+  the store and backfills the outage over REST; :meth:`Ingestor.stop` of the full
+  one raises :class:`~quantkit.errors.IngestError` naming the trades it could not write.
 """
 
 from __future__ import annotations
@@ -88,7 +92,8 @@ class Ingestor:
         config: batching and queue bounds; defaults to ``IngestConfig()``.
         logger: defaults to ``logging.getLogger("quantkit.ingest")``.
         clock: wall clock in seconds since the epoch, for lag figures (tests may inject one).
-        store_full_retry: seconds between write attempts while the store is full (default 5).
+        store_full_retry: seconds between write attempts while an object store is full (default 5;
+            LMDB stores are never retried in-process, see the module docstring).
 
     Example:
         >>> from quantkit.config import FeedConfig
@@ -315,6 +320,7 @@ class Ingestor:
             last_error=self._last_error,
             per_symbol=dict(self._per_symbol),
             last_ids=dict(self._last_ids),
+            restart_required=self._fatal,
         )
 
     # ------------------------------------------------------------------ feed side
@@ -443,6 +449,8 @@ class Ingestor:
                 self._last_error = f"writer: StoreFullError: {exc}"
                 if not self._paused.is_set():
                     self._pause_feed(exc)
+                if self._fatal:
+                    return
                 if final:
                     self.log.error("store still full at stop: %d accepted trades not written", self._unwritten())
                     return
@@ -469,8 +477,12 @@ class Ingestor:
     def _unwritten(self) -> int:
         return len(self._buf) + sum(len(v) for v in self._pending.values())
 
+    def _retry_is_safe(self) -> bool:
+        """Whether a write may be retried in this process after the store was full (not on LMDB)."""
+        return not str(self.store.uri).lower().startswith("lmdb")
+
     def _pause_feed(self, exc: BaseException) -> None:
-        """The store is full: disconnect the feed, keep the unwritten trades, retry later."""
+        """The store is full: disconnect the feed, keep the unwritten trades, retry later (or never, on LMDB)."""
         self._paused.set()
         if self._state == "running":
             self._state = "store_full"
@@ -478,11 +490,19 @@ class Ingestor:
             client = self._client
         if client is not None:
             client.stop()
-        self.log.error(
-            "STORE FULL: %s. Ingest paused: the feed is disconnected, %d accepted trades are kept in memory "
-            "and the write is retried every %.0f s. Free space (LMDB map full: restart the ingest with a larger "
-            "map_size, e.g. lmdb:///path?map_size=50GB); the outage is then backfilled over REST.",
-            exc, self._unwritten(), self._store_full_retry,
+        if self._retry_is_safe():
+            self.log.error(
+                "STORE FULL: %s. Ingest paused: the feed is disconnected, %d accepted trades are kept in memory "
+                "and the write is retried every %.0f s; once it succeeds the outage is backfilled over REST.",
+                exc, self._unwritten(), self._store_full_retry,
+            )
+            return
+        self._fatal = True  # an LMDB write after MDB_MAP_FULL can crash the process: never write again here
+        self.log.critical(
+            "STORE FULL: %s. Ingest paused for good in this process: the feed is disconnected and %d accepted "
+            "trades are not written. Give the store room and RESTART the ingest (LMDB map full: a larger map_size, "
+            "e.g. lmdb:///path?map_size=50GB; disk full: free space); it resumes from the store and backfills "
+            "the outage over REST.", exc, self._unwritten(),
         )
 
     def _resume_feed(self) -> None:
@@ -564,5 +584,7 @@ class Ingestor:
             try:
                 self.store.maintain(symbol)
             except Exception as exc:  # noqa: BLE001 - maintenance is best effort; data is safe
+                if isinstance(exc, StoreFullError) or _forbids_retry(exc):
+                    raise  # the writer loop pauses the ingest: the store must not be written blindly
                 self._last_error = f"maintenance {symbol}: {type(exc).__name__}: {exc}"
                 self.log.warning("maintenance of %s failed: %s", symbol, exc)

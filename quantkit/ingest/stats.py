@@ -48,6 +48,8 @@ class IngestStats:
         per_symbol: stored trades per symbol.
         last_ids: highest trade id stored per symbol by this ingestor: acknowledged, i.e. the
             append that stored it returned (a crash after that cannot lose it).
+        restart_required: the store can no longer be written from this process (LMDB full or a
+            failed commit): give it room and restart the ingest, which then resumes and backfills.
     """
 
     state: str = "stopped"
@@ -75,6 +77,7 @@ class IngestStats:
     last_error: str | None = None
     per_symbol: dict[str, int] = field(default_factory=dict)
     last_ids: dict[str, int] = field(default_factory=dict)
+    restart_required: bool = False
 
     @property
     def rejected_total(self) -> int:
@@ -99,4 +102,5 @@ class IngestStats:
             f"duplicates {self.duplicates + self.feed_duplicates:,}, rejected {self.rejected_total:,}, reconnects {self.reconnects}, "
             f"gaps {self.gaps} ({self.gaps_unfilled} unfilled, {self.missing_trades:,} trades lost), backfilled {self.backfilled:,}, queue {self.queue_depth:,}, lag p50/p99 {lag}, {self.ticks_per_second:,.0f} ticks/s"
             + (f", last error: {self.last_error}" if self.last_error else "")
+            + (" -- RESTART REQUIRED (the store needs room)" if self.restart_required else "")
         )

@@ -20,6 +20,9 @@ __all__ = ["FileLock"]
 class FileLock:
     """An exclusive advisory lock on ``path`` (created if missing).
 
+    One object is one holder: threads that need to exclude each other each use their own
+    ``FileLock`` on the same path (re-acquiring a held object is a no-op, not a wait).
+
     Args:
         path: the lock file; its folder is created.
     """

@@ -44,13 +44,15 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.library:
         extra["library"] = args.library
     items = [{**extra, "pair": pair, "start": args.start, "end": args.end} for pair in args.pairs]
-    runs = run_batch(items, kind=args.kind, out_dir=args.out, workers=args.workers, progress=not args.quiet,
+    out = Path(args.out) if args.out else default_out_dir()
+    runs = run_batch(items, kind=args.kind, out_dir=out, workers=args.workers, progress=not args.quiet,
                      reuse_kernels=len(items) > 1)
     for run in runs:
-        print(f"{run.status:6s} {run.label}  {run.html or run.notebook or ''}", flush=True)
+        print(f"{run.status:6s} {run.label}  {out / (run.html or run.notebook or '')}", flush=True)
+    print(f"index: {out / 'index.html'}", flush=True)
     failed = [r for r in runs if not r.ok]
     if len(runs) == 1 and failed:
-        raise ReportFailed(failed[0], Path(args.out).resolve() if args.out else default_out_dir())
+        raise ReportFailed(failed[0], out.resolve())
     if failed:
         print(f"{len(failed)} of {len(runs)} reports failed: " + "; ".join(f"{r.label}: {r.error_line()}" for r in failed),
               file=sys.stderr)

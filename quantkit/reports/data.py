@@ -525,9 +525,10 @@ class PairReportData:
             return Note("alerts", "The store keeps no alerts table; no alerts to show.")
         if len(self.alerts) == 0:
             return Note("alerts", f"No alert fired for {self.params.pair} in the period.")
-        frame = self.alerts.reset_index(drop=True)
+        timed = isinstance(self.alerts.index, pd.DatetimeIndex)
+        frame = self.alerts.reset_index(drop=not timed)  # keep the alert time as a column
         frame.index = pd.RangeIndex(1, len(frame) + 1, name="#")
-        return Table("alerts", frame, caption=f"{len(frame)} alerts")
+        return Table("alerts", frame, caption=f"{len(frame)} alerts fired for {self.params.pair} in the period")
 
     # ---- charts ------------------------------------------------------------------------
     def price_chart(self) -> Chart:

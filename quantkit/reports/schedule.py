@@ -285,7 +285,7 @@ class Scheduler:
         self.progress = progress
         self.run_job: JobRunner = run_job or self._run_reports
         self.state_path = schedule.state_dir / "state.json"
-        self._state_lock = FileLock(schedule.state_dir / ".state.lock")
+        self._state_lock_path = schedule.state_dir / ".state.lock"
         self._threads: list[threading.Thread] = []
 
     # ---- state -------------------------------------------------------------------------
@@ -299,7 +299,7 @@ class Scheduler:
             return {}
 
     def _update_state(self, name: str, **values: Any) -> None:
-        with self._state_lock:
+        with FileLock(self._state_lock_path):  # a new lock object per call: threads exclude each other too
             state = self._read_state()
             state.setdefault(name, {}).update(values)
             self.state_path.parent.mkdir(parents=True, exist_ok=True)

@@ -92,7 +92,8 @@ def test_no_lookahead_alignment(n_y, n_x, seed, frac, staleness):
     cut = t0 + pd.Timedelta(milliseconds=int(frac * 120_000))
     y2 = y.copy()
     y2[y2.index >= cut] += 7.0
-    x2 = pd.concat([x, pd.Series([1.0], index=[cut + pd.Timedelta("1ms")])]).sort_index()
+    # stable: same-millisecond observations keep their arrival order (quicksort would swap them)
+    x2 = pd.concat([x, pd.Series([1.0], index=[cut + pd.Timedelta("1ms")])]).sort_index(kind="stable")
     for how in ("inner", "ffill"):
         try:
             a = align_pair(y, x, how=how, max_staleness=staleness)

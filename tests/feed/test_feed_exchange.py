@@ -47,6 +47,12 @@ def test_exchange_server_shutdown_reconnects_and_backfills_every_id(feed_runner,
         wait_until(lambda: client.stats.connections == 2, units=30, what="the second connection")
         mark = len(got)
         wait_until(lambda: len(got) >= mark + 200, units=30, what="200 trades after the reconnection")
+        # stop only once the backfill has settled: trades still held behind it at stop are not delivered
+        wait_until(
+            lambda: client.stats.held == 0 and client.stats.backfill is not None and not client.stats.backfill.active,
+            units=30,
+            what="the backfill to settle",
+        )
         runner.stop(10)
     s = client.stats
     assert s.server_shutdowns == 1 and s.rejected_total == s.rejected["duplicate"]

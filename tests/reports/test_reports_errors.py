@@ -48,7 +48,7 @@ def test_bad_parameters_raise_before_any_kernel(
 
 def _cli(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    return subprocess.run([sys.executable, "-m", "quantkit.reports", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "quantkit", *args], capture_output=True, text=True,
                           timeout=timeout, env=env)
 
 
@@ -59,7 +59,7 @@ def _cli(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
 def test_cli_bad_parameters_one_line_and_exit_code(
     tmp_path: Path, report_store: tuple[str, str], timeout_unit: float, pair: str, extra: list[str], words: str
 ) -> None:
-    """`report` with a bad symbol or value exits 1 with one stderr line and writes no notebook."""
+    """`quantkit report` with a bad symbol or value exits 1 with one stderr line and writes no notebook."""
     uri, library = report_store
     out = tmp_path / "out"
     proc = _cli("report", pair, "--start", RANGE["start"], "--end", RANGE["end"], "--store", uri, "--library", library,

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from quantkit.alerts import Alert, AlertHistory
 from quantkit.config import StoreConfig
 from quantkit.errors import ReportParameterError
 from quantkit.reports import PairReportData, PairReportParameters
@@ -22,7 +23,7 @@ def _candles(close: np.ndarray, index: pd.DatetimeIndex) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def quality_store(report_store: tuple[str, str]) -> TickStore:
-    """A library with two 1m candle legs: A has a 10-bar hole and an 8-bar stale run; plus a trade gap and alerts."""
+    """A library with two 1m candle legs (A: a 10-bar hole, an 8-bar stale run), a trade gap, and monitor alerts."""
     uri, _ = report_store
     store = TickStore(config=StoreConfig(uri=uri, library="reports_quality"))
     rng = np.random.default_rng(7)
@@ -42,13 +43,14 @@ def quality_store(report_store: tuple[str, str]) -> TickStore:
     store.record_gap("QUALAUSDT", 1000, 1041, first_missing_time=T0 + pd.Timedelta(minutes=700),
                      detected_at=T0 + pd.Timedelta(minutes=701))
     store.record_gap("OTHERUSDT", 5, 6, detected_at=T0 + pd.Timedelta(minutes=30))
-    alerts = pd.DataFrame(
-        {"pair": ["QUALAUSDT/QUALBUSDT", "QUALAUSDT/QUALBUSDT", "ETHUSDT/BTCUSDT"],
-         "kind": ["zscore", "zscore", "zscore"], "message": ["z crossed +2.0", "z crossed -2.0", "other pair"]},
-        index=pd.DatetimeIndex([T0 + pd.Timedelta(minutes=300), T0 + pd.Timedelta(days=3),
-                                T0 + pd.Timedelta(minutes=400)], name="time"),
-    )
-    store.write_records("alerts", alerts)
+    AlertHistory(store).append([
+        Alert(T0 + pd.Timedelta(minutes=300), "QUALAUSDT/QUALBUSDT", "zscore", "short_spread", {"z": 2.1},
+              "z crossed +2.0", "monitor"),
+        Alert(T0 + pd.Timedelta(days=3), "QUALAUSDT/QUALBUSDT", "zscore", "long_spread", {"z": -2.2},
+              "z crossed -2.0", "monitor"),
+        Alert(T0 + pd.Timedelta(minutes=400), "ETHUSDT/BTCUSDT", "zscore", "long_spread", {"z": -2.5},
+              "other pair", "monitor"),
+    ])
     return store
 
 
@@ -70,6 +72,8 @@ def test_quality_and_alerts_sections(quality_store: TickStore) -> None:
     assert list(stale["from"]) == [T0 + pd.Timedelta(minutes=500)] and list(stale["bars"]) == [8]
     alerts = data.alerts_table()
     assert list(alerts.frame["message"]) == ["z crossed +2.0"]  # the other pair's and the later one are left out
+    assert list(alerts.frame["direction"]) == ["short_spread"]
+    assert list(alerts.frame["time"]) == [T0 + pd.Timedelta(minutes=300)]
     assert len(data.bars.pair) == N - 10 - 8  # align_pair drops zero-volume bars as empty
     assert data.cointegrated == "cointegrated"  # y = 2x + 5 + AR(1) noise
 

@@ -244,14 +244,14 @@ def test_long_lived_loop_runs_jobs_in_background(tmp_path: Path, timeout_unit: f
 
 
 def test_schedule_cli_prints_crontab(tmp_path: Path, timeout_unit: float) -> None:
-    """`schedule FILE --crontab` prints one UTC crontab line per job and exits 0."""
+    """`quantkit schedule FILE --crontab` prints one UTC crontab line per job and exits 0."""
     path = tmp_path / "reports.toml"
     path.write_text(f'out = "{tmp_path / "out"}"\n'
                     '[[jobs]]\nname = "majors"\ncron = "15 6 * * 1-5"\npairs = ["ETHUSDT/BTCUSDT"]\n')
-    proc = subprocess.run([sys.executable, "-m", "quantkit.reports", "schedule", str(path), "--crontab"],
+    proc = subprocess.run([sys.executable, "-m", "quantkit", "schedule", str(path), "--crontab"],
                           capture_output=True, text=True, timeout=120 * timeout_unit)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.strip().splitlines()
     assert "CRON_TZ=UTC" in lines
     (entry,) = [ln for ln in lines if ln.startswith("15 6 * * 1-5 ")]
-    assert f"-m quantkit.reports schedule {path} --once --job majors" in entry
+    assert f"-m quantkit schedule {path} --once --job majors" in entry

@@ -1,4 +1,4 @@
-"""Fixtures of the store tests: a fresh LMDB store per test and small tick frames."""
+"""Fixtures of the store tests: a fresh store per test on LMDB and on S3 (moto), and small tick frames."""
 
 from __future__ import annotations
 
@@ -11,10 +11,24 @@ import pytest
 
 from quantkit.store import MaintenancePolicy, TickStore
 
+from _support.s3 import s3_server  # noqa: F401  (session fixture: moto S3 in its own process)
+
+
+@pytest.fixture(params=["lmdb", "s3"])
+def store_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """URI of an empty store: LMDB in the test's tmp dir, then a fresh bucket on the session's moto S3 server.
+
+    Every test taking ``store_uri`` or ``store`` runs once per back-end with the same assertions.
+    """
+    if request.param == "lmdb":
+        return f"lmdb://{tmp_path / 'arctic'}"
+    server = request.getfixturevalue("s3_server")
+    return str(server.uri(server.new_bucket("store")))
+
 
 @pytest.fixture
-def store_uri(tmp_path: Path) -> str:
-    """URI of an empty LMDB store in the test's tmp dir."""
+def lmdb_uri(tmp_path: Path) -> str:
+    """URI of an empty LMDB store (for the few tests about LMDB itself)."""
     return f"lmdb://{tmp_path / 'arctic'}"
 
 

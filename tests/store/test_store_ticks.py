@@ -171,11 +171,11 @@ def test_maintenance_compacts_and_prunes(store_uri: str, ticks_factory: Ticks, a
         manual.maintain("NOPE")
 
 
-def test_one_arctic_per_uri(store_uri: str) -> None:
+def test_one_arctic_per_uri(lmdb_uri: str) -> None:
     """Every TickStore on one URI in a process shares one cached Arctic handle."""
-    a = TickStore(store_uri)
-    b = TickStore(store_uri + "/")
-    c = TickStore.open(store_uri, library="other")
+    a = TickStore(lmdb_uri)
+    b = TickStore(lmdb_uri + "/")
+    c = TickStore.open(lmdb_uri, library="other")
     assert a._backend is b._backend is c._backend
     assert a._backend.arctic is c._backend.arctic
     assert normalise_uri("lmdb://~/x/") == normalise_uri(f"lmdb://{Path.home()}/x")
@@ -187,13 +187,33 @@ def test_one_arctic_per_uri(store_uri: str) -> None:
 
 
 def test_full_store_refuses_writes_and_keeps_data(tmp_path: Path, ticks_factory: Ticks) -> None:
-    """A full LMDB map raises StoreFullError; stored ticks stay readable and small writes still work."""
+    """A full LMDB map raises StoreFullError, then refuses every later write of this process (reads work);
+    a new process with a larger map_size writes again."""
     from quantkit.errors import StoreFullError
 
-    small = TickStore(f"lmdb://{tmp_path / 'tiny'}?map_size=2MB", maintenance=None)
+    path = tmp_path / "tiny"
+    small = TickStore(f"lmdb://{path}?map_size=2MB", maintenance=None)
     small.append_ticks("BTCUSDT", ticks_factory(range(1, 10)))
     with pytest.raises(StoreFullError, match="full"):
         small.append_ticks("BTCUSDT", ticks_factory(range(10, 300_000)))
     assert small.ticks("BTCUSDT")["trade_id"].tolist() == list(range(1, 10))
-    assert small.append_ticks("BTCUSDT", ticks_factory(range(10, 20))).stored == 10
-    assert small.last_trade_id("BTCUSDT") == 19
+    # ArcticDB 6.28 was measured to crash (SIGSEGV) on writes after MDB_MAP_FULL: they are refused instead
+    with pytest.raises(StoreFullError, match="write refused.*map_size"):
+        small.append_ticks("BTCUSDT", ticks_factory(range(10, 20)))
+    with pytest.raises(StoreFullError, match="write refused"):
+        small.record_gap("BTCUSDT", 20, 21)
+    with pytest.raises(StoreFullError, match="write refused"):
+        TickStore(f"lmdb://{path}?map_size=2MB").delete_symbol("BTCUSDT")
+    assert small.last_trade_id("BTCUSDT") == 9 and len(small.tail("BTCUSDT", 5)) == 5
+    batch = tmp_path / "batch.pkl"
+    ticks_factory(range(10, 20)).to_pickle(batch)
+    code = textwrap.dedent(
+        f"""
+        import pandas as pd
+        from quantkit.store import TickStore
+        s = TickStore({f"lmdb://{path}?map_size=64MB"!r}, maintenance=None)
+        print(s.append_ticks("BTCUSDT", pd.read_pickle({str(batch)!r})).stored, s.last_trade_id("BTCUSDT"))
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.split() == ["10", "19"]

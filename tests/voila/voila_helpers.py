@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -21,6 +22,9 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable
 
+from jupyter_server.services.kernels.connection.base import deserialize_msg_from_ws_v1, serialize_msg_to_ws_v1
+
+from quantkit.dashboard.serve import V1_PROTOCOL as V1
 from quantkit.dashboard.serve import kernel_pids, stop_voila
 
 CHROMIUM = "/usr/bin/chromium"
@@ -114,36 +118,61 @@ def page_kernel_id(page: Any) -> str:
 
 
 class KernelChannel:
-    """A raw client of a kernel's websocket (``/api/kernels/<id>/channels``): what any viewer's browser can do."""
+    """A raw client of a kernel's websocket (``/api/kernels/<id>/channels``): what any viewer's browser can do.
 
-    def __init__(self, port: int, kernel_id: str) -> None:
+    Speaks the v1 binary protocol (``v1.kernel.websocket.jupyter.org``) like Voila's page;
+    ``legacy=True`` offers no subprotocol (the old JSON protocol).
+    """
+
+    def __init__(self, port: int, kernel_id: str, *, legacy: bool = False) -> None:
         from websockets.sync.client import connect
 
         self.session = uuid.uuid4().hex
+        self.legacy = legacy
         url = f"ws://127.0.0.1:{port}/api/kernels/{kernel_id}/channels?session_id={self.session}"
-        self.ws = connect(url, origin=f"http://127.0.0.1:{port}", max_size=None, open_timeout=20)
+        self._stack = contextlib.ExitStack()
+        self.ws = self._stack.enter_context(connect(url, origin=f"http://127.0.0.1:{port}", max_size=None,
+                                                    open_timeout=30, subprotocols=None if legacy else [V1]))  # fmt: skip
 
     def send(self, channel: str, msg_type: str, content: dict[str, Any]) -> str:
         """Send one message; returns its id."""
         msg_id = uuid.uuid4().hex
         header = {"msg_id": msg_id, "msg_type": msg_type, "session": self.session, "username": "viewer",
                   "version": "5.3", "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}  # fmt: skip
-        self.ws.send(json.dumps({"header": header, "parent_header": {}, "metadata": {}, "content": content,
-                                 "channel": channel, "buffers": []}))  # fmt: skip
+        msg = {"header": header, "parent_header": {}, "metadata": {}, "content": content}
+        if self.legacy:
+            self.ws.send(json.dumps({**msg, "channel": channel, "buffers": []}))
+        else:
+            self.ws.send(serialize_msg_to_ws_v1(msg, channel, pack=lambda o: json.dumps(o).encode()))
         return msg_id
+
+    def send_raw(self, frame: bytes | str) -> None:
+        """Send a frame as is."""
+        self.ws.send(frame)
+
+    def recv(self, timeout: float) -> dict[str, Any] | None:
+        """The next message (decoded), or None after ``timeout`` seconds."""
+        try:
+            raw = self.ws.recv(timeout=timeout)
+        except TimeoutError:
+            return None
+        if isinstance(raw, str):
+            return dict(json.loads(raw))
+        if self.legacy:
+            return {"msg_type": "<binary>", "parent_header": {}}
+        channel, parts = deserialize_msg_from_ws_v1(raw)
+        header, parent, metadata, content = (json.loads(p) for p in parts[:4])
+        return {"channel": channel, "header": header, "msg_type": header.get("msg_type"), "parent_header": parent,
+                "metadata": metadata, "content": content}  # fmt: skip
 
     def replies(self, parent_id: str, timeout: float, until: Callable[[dict[str, Any]], bool] | None = None) -> list[dict[str, Any]]:
         """Messages whose parent is ``parent_id``, received within ``timeout`` s (or until ``until(msg)``)."""
         out: list[dict[str, Any]] = []
         deadline = time.monotonic() + timeout
         while (left := deadline - time.monotonic()) > 0:
-            try:
-                raw = self.ws.recv(timeout=left)
-            except TimeoutError:
+            msg = self.recv(left)
+            if msg is None:
                 break
-            if isinstance(raw, bytes):
-                continue  # binary frames carry widget buffers of other messages
-            msg = json.loads(raw)
             if msg.get("parent_header", {}).get("msg_id") == parent_id:
                 out.append(msg)
                 if until is not None and until(msg):
@@ -151,7 +180,7 @@ class KernelChannel:
         return out
 
     def close(self) -> None:
-        self.ws.close()
+        self._stack.close()
 
 
 def http_get(url: str) -> str:

@@ -133,15 +133,15 @@ class DecimationCache:
             self.reset()
             self._size = size
         keep = (self._starts_g >= first_full_g) & (self._starts_g + size <= split_g)
-        if self._t is not None and keep.any():
+        ct: np.ndarray | None = None
+        cv: np.ndarray | None = None
+        starts_g = np.empty(0, dtype=np.int64)
+        next_g = first_full_g
+        if self._t is not None and self._v is not None and keep.any():
             k0 = int(np.argmax(keep))
             k1 = k0 + int(keep.sum())
-            starts_g, ct, cv = self._starts_g[k0:k1], self._t[2 * k0 : 2 * k1], self._v[2 * k0 : 2 * k1]  # type: ignore[index]
+            starts_g, ct, cv = self._starts_g[k0:k1], self._t[2 * k0 : 2 * k1], self._v[2 * k0 : 2 * k1]
             next_g = int(starts_g[-1]) + size
-        else:
-            starts_g = np.empty(0, dtype=np.int64)
-            ct = cv = None
-            next_g = first_full_g
         if next_g < split_g:
             lo, hi = next_g - origin, s
             new_starts = np.arange(0, hi - lo, size, dtype=np.int64)

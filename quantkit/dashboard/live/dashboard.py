@@ -148,7 +148,9 @@ class LiveDashboard:
         self.read_only = bool(read_only)
         self.persist_alerts = bool(persist_alerts) and not self.read_only
         self._custom_rules = list(rules) if rules is not None else None
-        self._rule_opts = {"stale_after_s": stale_after_s, "spread_width": spread_width, "cooldown_s": cooldown_s}
+        self._stale_after_s = float(stale_after_s)
+        self._spread_width = spread_width
+        self._cooldown_s = float(cooldown_s)
         self.heartbeat_timeout_s = None if heartbeat_timeout_s is None else float(heartbeat_timeout_s)
         self.export_dir = Path(export_dir) if export_dir is not None else default_data_dir() / "exports"
         self._clock = clock
@@ -474,8 +476,10 @@ class LiveDashboard:
     def _rules(self) -> list[Rule]:
         if self._custom_rules is not None:
             return list(self._custom_rules)
-        p, o = self.params, self._rule_opts
-        return default_rules(z_entry=p.z_entry, z_exit=p.z_exit, corr_floor=p.corr_floor, **o)
+        p = self.params
+        return default_rules(z_entry=p.z_entry, z_exit=p.z_exit, corr_floor=p.corr_floor,
+                             stale_after_s=self._stale_after_s, spread_width=self._spread_width,
+                             cooldown_s=self._cooldown_s)
 
     def _ensure_monitor(self) -> AlertMonitor | None:
         if self.monitor is not None:
