@@ -8,6 +8,7 @@ Layers, top to bottom (each usable alone)::
     ├── AlertEngine (engine.py) rule states: hysteresis, cooldown per rule and direction
     │   └── rules (rules.py)    ZScoreRule, SpreadWidthRule, CorrelationBreakdownRule, StaleFeedRule
     └── AlertHistory (history.py) alerts in the store's records table, reloaded on restart
+    run_monitors (runner.py)    one blocking call for the CLI: monitors for several pairs until stopped
 
 An :class:`Alert` has a time, a pair, a rule, values and a direction
 (``long_spread`` / ``short_spread`` / ``""``). Logger: ``"quantkit.alerts"``.
@@ -32,6 +33,7 @@ from quantkit.alerts.rules import (
     ZScoreRule,
     default_rules,
 )
+from quantkit.alerts.runner import run_monitors
 from quantkit.alerts.source import PAIR_FIELDS, PairSource
 from quantkit.alerts.tracker import HEDGE_METHODS, STAT_FIELDS, TRACK_FIELDS, PairTracker
 
@@ -66,4 +68,5 @@ __all__ = [
     "bars_to_rows",
     "default_rules",
     "frame_to_alerts",
+    "run_monitors",
 ]

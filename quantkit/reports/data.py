@@ -362,7 +362,7 @@ class PairReportData:
         text = (
             f"{p.pair}: {self.cointegrated} at the {p.significance:g} level "
             f"(Engle-Granger p = {self.eg_yx.pvalue:.4g} for {p.y}~{p.x}, {self.eg_xy.pvalue:.4g} for {p.x}~{p.y}; "
-            f"Johansen trace rank {self.johansen.rank_trace}; ADF on the {p.hedge} spread p = {self.adf_spread.pvalue:.4g}); "
+            f"Johansen trace rank {self.johansen.rank_trace}); "
             f"{hl_text}."
         )
         return Note("verdict", text, title="Verdict:")
@@ -452,13 +452,16 @@ class PairReportData:
         lvl = p.significance
         rows = []
 
-        def add(test: str, stat: float, pvalue: float, crit5: float, lags: Any, reject: bool) -> None:
+        def add(test: str, stat: float, pvalue: float, crit5: float, lags: Any, reject: bool | str) -> None:
             rows.append({"test": test, "statistic": stat, "p-value": pvalue, "5% critical": crit5, "lags": lags,
                          "rejects H0": reject})
 
-        for name, r in ((f"ADF {p.y} (level)", self.adf_y), (f"ADF {p.x} (level)", self.adf_x),
-                        (f"ADF spread ({p.hedge})", self.adf_spread)):
+        for name, r in ((f"ADF {p.y} (level)", self.adf_y), (f"ADF {p.x} (level)", self.adf_x)):
             add(name, r.stat, r.pvalue, r.crit["5%"], r.lags, r.reject(lvl))
+        # The spread is built from an *estimated* hedge ratio, so plain ADF critical values and p-values
+        # over-reject there; the decision belongs to Engle-Granger. The row stays as a description only.
+        r = self.adf_spread
+        add(f"ADF spread ({p.hedge}), descriptive", r.stat, r.pvalue, math.nan, r.lags, "n/a: see Engle-Granger")
         for name, r in ((f"Engle-Granger {p.y}~{p.x}", self.eg_yx), (f"Engle-Granger {p.x}~{p.y}", self.eg_xy)):
             add(name, r.stat, r.pvalue, r.crit["5%"], r.lags, r.reject(lvl))
         j = self.johansen
@@ -469,7 +472,9 @@ class PairReportData:
             add(f"Johansen max-eig r<={i}", float(j.max_eig_stat[i]), math.nan, float(j.max_eig_crit[i, 1]), j.k_ar_diff,
                 bool(j.max_eig_stat[i] > j.max_eig_crit[i, 1]))
         return Table("cointegration", pd.DataFrame(rows).set_index("test"), caption=(
-            "H0: unit root (ADF), no cointegration (Engle-Granger), rank <= r (Johansen, 95 % critical values)"))
+            "H0: unit root (ADF), no cointegration (Engle-Granger, MacKinnon p-values for estimated residuals), "
+            "rank <= r (Johansen, 95 % critical values). Plain ADF p-values on an estimated spread over-reject: "
+            "that row is descriptive only"))
 
     def half_life_table(self) -> Table:
         """AR(1) half-life of the spread, in bars and in time."""

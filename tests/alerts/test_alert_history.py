@@ -17,6 +17,7 @@ from quantkit.alerts import (
     AlertMonitor,
     StaleFeedRule,
     ZScoreRule,
+    run_monitors,
 )
 from quantkit.analytics import align_pair, rolling_ols, spread, zscore
 from quantkit.errors import ConfigError
@@ -135,3 +136,15 @@ def test_monitor_rejects_bad_pairs(store: TickStore) -> None:
         AlertMonitor(store, "SYNAUSDT")
     with pytest.raises(ConfigError, match="pair"):
         AlertMonitor(store, ("SYNAUSDT", "SYNAUSDT"))
+
+
+def test_run_monitors_for_the_cli(store: TickStore, ticks: dict[str, pd.DataFrame]) -> None:
+    """The CLI entry point runs the monitors for a bounded time and persists what they raise."""
+    _append(store, ticks, 0, 200)
+    now = [T0_MS / 1000 + 200 + 30]  # 30 s without ticks: the stale-feed rule fires once
+    n = run_monitors([f"{Y}/{X}"], store=store, window=30, stale_after_s=10, interval=0.01, duration_s=0.2,
+                     clock=lambda: now[0])
+    assert n == 1
+    assert [a.rule for a in AlertHistory(store).load()] == ["stale_feed"]
+    with pytest.raises(ConfigError, match="pairs"):
+        run_monitors([], store=store, duration_s=1)

@@ -80,7 +80,7 @@ def test_report_numbers_equal_quantkit_analytics(
         ("Engle-Granger ETHUSDT~BTCUSDT", "p-value"): eg.pvalue,
         ("Johansen trace r<=0", "statistic"): float(jo.trace_stat[0]),
         ("Johansen trace r<=0", "5% critical"): float(jo.trace_crit[0, 1]),
-        ("ADF spread (rolling)", "statistic"): adf_spread.stat,
+        ("ADF spread (rolling), descriptive", "statistic"): adf_spread.stat,
     }
     for (row, col), value in expected.items():
         assert _num(coint[row][col]) == pytest.approx(value, rel=1e-5), (row, col)

@@ -572,6 +572,9 @@ class LiveDashboard:
                 feed_state=hb.get("feed_state", "unknown"),
                 rejected=sum((hb.get("rejected") or {}).values()) if isinstance(hb.get("rejected"), dict) else None,
                 gaps=hb.get("gaps"),
+                gaps_unfilled=hb.get("gaps_unfilled"),
+                ingest_lag_ms=hb.get("lag_ms_p50"),
+                ingest_tps=hb.get("ticks_per_second"),
                 reconnects=hb.get("reconnects"),
                 ingest_error=hb.get("last_error"),
             )

@@ -142,9 +142,10 @@ def render_status(info: Mapping[str, Any]) -> str:
 
     Args:
         info: ``state`` (publisher state), ``feed_state``, ``heartbeat`` (bool: an ingest
-            heartbeat is fresh), ``ticks_per_s``, ``last_tick_ms``, ``tick_age_s``,
-            ``send_lag_ms``, ``rejected``, ``gaps``, ``reconnects``, ``ingest_error``,
-            ``update_ms``, ``publishes``, ``errors``, ``last_error``, ``browser_age_s``, ``late``.
+            heartbeat is fresh), ``ticks_per_s``, ``ingest_tps``, ``ingest_lag_ms``, ``last_tick_ms``,
+            ``tick_age_s``, ``send_lag_ms``, ``rejected``, ``gaps``, ``gaps_unfilled``, ``reconnects``,
+            ``ingest_error``, ``update_ms``, ``read_ms``, ``publishes``, ``errors``, ``last_error``,
+            ``browser_age_s``.
     """
     last_ms = info.get("last_tick_ms")
     if last_ms is not None and last_ms >= 0:
@@ -159,11 +160,14 @@ def render_status(info: Mapping[str, Any]) -> str:
     rows = [
         ("publisher", html.escape(str(info.get("state", "")))),
         ("feed", f"<span class='{fcls} qk-feed-state'>{html.escape(feed)}</span> <small>({src})</small>"),
-        ("ticks/s (pair)", _f(info.get("ticks_per_s"), ",.1f")),
+        ("ticks/s (pair)", _f(info.get("ticks_per_s"), ",.1f")
+         + (f" <small>(ingest: {_f(info.get('ingest_tps'), ',.0f')} ticks/s, tick→store "
+            f"{_f(info.get('ingest_lag_ms'), ',.0f')} ms)</small>" if info.get("heartbeat") else "")),
         ("last tick", last),
         ("last tick age", _f(info.get("tick_age_s"), ",.1f") + " s"),
         ("tick→send lag", _f(info.get("send_lag_ms"), ",.0f") + " ms"),
-        ("rejected / gaps", f"{_f(info.get('rejected'), ',.0f')} / {_f(info.get('gaps'), ',.0f')}"),
+        ("rejected / gaps", f"{_f(info.get('rejected'), ',.0f')} / {_f(info.get('gaps'), ',.0f')}"
+         + (f" ({_f(info.get('gaps_unfilled'), ',.0f')} unfilled)" if info.get("gaps_unfilled") else "")),
         ("reconnects", _f(info.get("reconnects"), ",.0f")),
         ("update cost", _f(info.get("update_ms"), ".1f") + " ms + store read " + _f(info.get("read_ms"), ".1f") + " ms"),
         ("publishes", _f(info.get("publishes"), ",.0f")),

@@ -39,10 +39,11 @@ log = logging.getLogger("quantkit.dashboard")
 #: File name of the heartbeat in the data folder.
 STATUS_FILE_NAME = "ingest_status.json"
 _FIELDS = (
-    "state", "feed_state", "received", "accepted", "stored", "duplicates", "rejected", "reconnects", "gaps",
-    "queue_depth", "write_errors", "feed_restarts", "lag_ms_last", "lag_ms_p50", "lag_ms_p99", "last_trade_time",
-    "ticks_per_second", "last_error", "per_symbol",
-)  # fmt: skip
+    "state", "feed_state", "received", "accepted", "stored", "duplicates", "feed_duplicates", "rejected",
+    "rejected_total", "reconnects", "gaps", "gaps_unfilled", "missing_trades", "backfilled", "queue_depth",
+    "write_errors", "feed_restarts", "lag_ms_last", "lag_ms_p50", "lag_ms_p99", "last_trade_time",
+    "ticks_per_second", "last_error", "per_symbol", "restart_required",
+)  # fmt: skip  (an allowlist: counters and states only, never a URI or a credential)
 
 
 def default_status_path(env: Mapping[str, str] | None = None) -> Path:
