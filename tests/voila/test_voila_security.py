@@ -107,14 +107,16 @@ def test_serve_supervises_voila_with_a_token_and_ends_every_kernel(static_store:
         url = ready[0]
         base = url.split("?", 1)[0]
         assert url.startswith("http://127.0.0.1:") and url.endswith(f"?token={token}")
-        assert _get(base)[0] in (401, 403) or "login" in _get(base)[1].lower()  # no token: no page, no kernel
         voila = [p for p in Path("/proc").iterdir() if p.name.isdigit() and _is_voila(p, base)]
         assert len(voila) == 1
+        pid = int(voila[0].name)
         cmdline = (voila[0] / "cmdline").read_bytes().decode(errors="replace")
         assert token not in cmdline  # the token travels in the environment, not on the command line
+        status, body = _get(base)
+        assert status in (401, 403) or "password or token" in body.lower(), (status, body[:300])
+        assert kernel_pids(pid) == []  # no token: no page and no kernel
         status, html = _get(url)
         assert status == 200 and "qk-" in html and "ReadOnlyDashboard" not in html
-        pid = int(voila[0].name)
         assert wait_until(lambda: len(kernel_pids(pid)) == 1, 30 * timeout_unit)
         kernel = kernel_pids(pid)[0]
         assert b"JUPYTER_TOKEN" not in Path(f"/proc/{kernel}/environ").read_bytes()  # viewers' kernels never see it
