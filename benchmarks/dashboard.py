@@ -200,7 +200,10 @@ def _run_all(page: Any, timeout_s: float) -> None:
             if time.monotonic() - clicked > 5 and not any("*" in p for p in prompts):
                 break
             page.wait_for_timeout(250)
-    raise RuntimeError("Run All Cells did not run the notebook")
+    shot = ROOT / "benchmarks" / "_work" / "dashboard_latency_failure.png"
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shot))
+    raise RuntimeError(f"Run All Cells did not run the notebook (screenshot: {shot})")
 
 
 def bench_latency(seconds: float) -> dict[str, Any]:
@@ -368,7 +371,11 @@ def main() -> None:
         print(f"speed-up: {r['speedup_vs_cycle']:.0f}x (whole cycle), {r['speedup_vs_compute']:.0f}x (update only); "
               f"targets <= 10 ms median, >= 20x")
     if "latency" in only:
-        r = bench_latency(args.latency_seconds)
+        try:
+            r = bench_latency(args.latency_seconds)
+        except RuntimeError as exc:  # a Run All dropped by a slow kernel start: measure again once
+            print(f"(latency run failed: {exc}; retrying once)")
+            r = bench_latency(args.latency_seconds)
         print("\n## 2. tick-to-screen latency, JupyterLab in headless chromium, default publish rate (4 Hz)")
         print("| samples | p50 ms | p95 ms | max ms |")
         print("|---:|---:|---:|---:|")

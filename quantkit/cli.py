@@ -11,7 +11,7 @@ code meaning
 130  interrupted (Ctrl-C) after a clean shutdown
 ==== ==============================================================
 
-Sub-commands: ``exchange``, ``ingest``, ``import``, ``symbols``, ``bars``, ``up``, ``report``,
+Sub-commands: ``exchange``, ``ingest``, ``import``, ``symbols``, ``bars``, ``alerts``, ``up``, ``report``,
 ``schedule`` (from :mod:`quantkit.reports.commands`) and ``serve`` (from :mod:`quantkit.dashboard.commands`).
 """
 
@@ -114,6 +114,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         feed = FeedConfig.for_source("local", symbols, local_url=exchange.url, market=market)
     ingest_cfg = IngestConfig.from_env()
     ingestor = Ingestor(feed, store_cfg, config=ingest_cfg).start()
+    from quantkit.dashboard.live.status_file import StatusFileWriter
+
+    # a heartbeat file (<QUANTKIT_DATA_DIR>/ingest_status.json) lets dashboards in other processes show feed status
+    heartbeat = StatusFileWriter(lambda: ingestor.stats).start()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     interrupted = False
@@ -131,9 +135,12 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         interrupted = True
     finally:
-        final = ingestor.stop()
-        if exchange is not None:
-            exchange.stop()
+        try:
+            final = ingestor.stop()
+        finally:
+            heartbeat.stop()
+            if exchange is not None:
+                exchange.stop()
     print(final, flush=True)
     return 130 if interrupted else 0
 
@@ -163,6 +170,33 @@ def cmd_bars(args: argparse.Namespace) -> int:
 
     frame = TickStore(config=_store_config(args)).bars(args.symbol, args.freq, args.start, args.end)
     print(frame.tail(args.tail).to_string() if len(frame) else "(no bars)")
+    return 0
+
+
+def cmd_alerts(args: argparse.Namespace) -> int:
+    """Evaluate alert rules on pairs from the store, headless, logging and persisting alerts until Ctrl-C."""
+    from quantkit.alerts import run_monitors
+
+    pairs = [p.strip().upper() for p in args.pairs.split(",") if p.strip()]
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        fired = run_monitors(
+            pairs,
+            store=_store_config(args),
+            bar=args.bar,
+            window=args.window,
+            method=args.method,
+            z_entry=args.z_entry,
+            z_exit=args.z_exit,
+            corr_floor=args.corr_floor,
+            persist=not args.no_persist,
+            stop=stop,
+            duration_s=args.duration,
+        )
+    except KeyboardInterrupt:
+        return 130
+    print(f"quantkit alerts: {fired} alert(s) raised", flush=True)
     return 0
 
 
@@ -306,6 +340,19 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--tail", type=int, default=20, help="rows to print (default 20)")
     store_args(sp)
     sp.set_defaults(func=cmd_bars)
+
+    sp = sub.add_parser("alerts", help="evaluate alert rules on stored pairs, headless (log + persist alerts)")
+    sp.add_argument("--pairs", required=True, help="comma-separated Y/X pairs, e.g. SYNAUSDT/SYNBUSDT")
+    sp.add_argument("--bar", default="1s", help="bar size (default 1s)")
+    sp.add_argument("--window", type=int, default=300, help="rolling window in bars (default 300)")
+    sp.add_argument("--method", default="ols", choices=["ols", "huber", "kalman"], help="hedge method (default ols)")
+    sp.add_argument("--z-entry", type=float, default=2.0, help="|z| that fires (default 2.0)")
+    sp.add_argument("--z-exit", type=float, default=0.5, help="|z| that re-arms (default 0.5)")
+    sp.add_argument("--corr-floor", type=float, default=0.3, help="minimum return correlation (default 0.3)")
+    sp.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)")
+    sp.add_argument("--no-persist", action="store_true", help="log alerts only, do not write them to the store")
+    store_args(sp)
+    sp.set_defaults(func=cmd_alerts)
 
     sp = sub.add_parser("up", help="main job: local exchange + ingest + JupyterLab on the live dashboard")
     sp.add_argument("--source", default=os.environ.get("QUANTKIT_SOURCE") or "synthetic", help="as for ingest (default synthetic)")

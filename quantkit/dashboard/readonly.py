@@ -41,7 +41,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence, cast
 
 import numpy as np
 
@@ -116,7 +116,7 @@ def route_logs_to_server() -> None:
             continue
         handler = logging.StreamHandler(stream)
         handler.setFormatter(logging.Formatter("[quantkit kernel %(process)d] %(levelname)s %(name)s: %(message)s"))
-        handler._qk_server_log = True  # type: ignore[attr-defined]
+        setattr(handler, "_qk_server_log", True)
         logger.addHandler(handler)
         logger.propagate = False
         if logger.level == logging.NOTSET:
@@ -643,7 +643,7 @@ class ReadOnlyDashboard:
         self._lock = threading.Lock()
 
         try:
-            self.store = open_store_readonly(store) if not _is_store(store) else store  # type: ignore[arg-type]
+            opened = cast("TickStore", store) if _is_store(store) else open_store_readonly(cast("StoreConfig | None", store))
         except StoreNotReady:
             body: Any = w.HTML("<b>No market data yet.</b> Start the ingest (<code>quantkit up</code> or "
                                "<code>quantkit ingest</code>) and reload this page.")  # fmt: skip
@@ -652,12 +652,13 @@ class ReadOnlyDashboard:
             body = w.HTML(f"<b class='qk-err'>The tick store is unavailable</b> ({html.escape(type(exc).__name__)}); "
                           "see the server log.")  # fmt: skip
         else:
+            self.store = opened
             self.dash = LiveDashboard(
-                self.store, read_only=True, publish_hz=publish_hz, heartbeat_timeout_s=None, clock=clock,
+                opened, read_only=True, publish_hz=publish_hz, heartbeat_timeout_s=None, clock=clock,
                 y=y, x=x, bar=bar, window=window, method=method, z_entry=z_entry, z_exit=z_exit,
             )  # fmt: skip
             if layout == "grid":
-                self.grid = PairGrid(self.store, pairs, on_open=self.open_pair, bar=bar, window=window, method=method,
+                self.grid = PairGrid(opened, pairs, on_open=self.open_pair, bar=bar, window=window, method=method,
                                      z_entry=z_entry, max_tiles=max_tiles, refresh_s=grid_refresh_s, clock=clock)
                 self.tabs = w.Tab(children=[self.grid.widget, self.dash.widget])
                 self.tabs.set_title(0, "pairs")

@@ -334,7 +334,7 @@ def voila_env(options: ServeOptions, base: Mapping[str, str] | None = None) -> d
 # ---------------------------------------------------------------------------------------------- processes
 def kernel_pids(server_pid: int) -> list[int]:
     """PIDs of the kernels a Voila/Jupyter server started (its ``ipykernel`` children; Linux ``/proc``)."""
-    out = []
+    out: list[int] = []
     proc = Path("/proc")
     if not proc.is_dir():
         return out
@@ -433,7 +433,7 @@ def serve(
     assert opts.notebook is not None
     proc = subprocess.Popen(voila_command(opts), env=voila_env(opts), cwd=opts.notebook.parent, start_new_session=True)
     stop = stop or threading.Event()
-    handlers: dict[int, Any] = {}
+    handlers: dict[signal.Signals, Any] = {}
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGINT, signal.SIGTERM):
             handlers[sig] = signal.signal(sig, lambda *_: stop.set())

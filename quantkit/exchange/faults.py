@@ -11,21 +11,19 @@ faults, so each connection draws its own fault times. The plan counts what it in
     plan.enabled = False          # let the client catch up, then compare
     print(plan.injected)          # {"disconnect": 7, "rest_429": 3, ...}
 
-==================== ========================= ================================================================
-fault                counter(s)                what the client sees
-==================== ========================= ================================================================
-:class:`Disconnects` ``disconnect``            the TCP connection aborted without a close frame
-:class:`Stalls`      ``stall``                 silence: no data, no pings, no pongs; dropped after ``duration``
-:class:`MalformedFrames` ``malformed``         invalid frames inserted, or real trade frames mangled (those trades
-                                               then only come back through the REST backfill)
-:class:`DuplicateFrames` ``duplicate``         trade frames sent again, at once or up to ``max_delay`` frames later
-:class:`ReorderFrames` ``out_of_order``        a trade frame held back and sent after up to ``distance`` later ones
-:class:`ServerShutdowns` ``server_shutdown``   Binance's ``serverShutdown`` event, then a 1001 close
-:class:`RefusedConnections` ``refused``,       a refusal window: the live connection is dropped and handshakes
-                     ``refusal_window``        are answered 503 for ``duration`` seconds
-:class:`RestErrors`  ``rest_429``, ``rest_5xx`` REST answered 429 + ``Retry-After`` or 500/502/503
-:class:`BurstClock`  ``burst``                 (not a policy) the market trades ``factor`` times faster for a while
-==================== ========================= ================================================================
+Faults (counter names in brackets) and what the client sees:
+
+* :class:`Disconnects` (``disconnect``): the TCP connection aborted, no close frame.
+* :class:`Stalls` (``stall``): silence, no data, no pings, no pongs; dropped after ``duration``.
+* :class:`MalformedFrames` (``malformed``): invalid frames inserted, or real trade frames mangled
+  (those trades then only come back through the REST backfill).
+* :class:`DuplicateFrames` (``duplicate``): trade frames sent again, at once or up to ``max_delay`` frames later.
+* :class:`ReorderFrames` (``out_of_order``): a trade frame held back, sent after up to ``distance`` later ones.
+* :class:`ServerShutdowns` (``server_shutdown``): Binance's ``serverShutdown`` event, then a 1001 close.
+* :class:`RefusedConnections` (``refused``, ``refusal_window``): in a window the live connection is
+  dropped and handshakes are answered 503 for ``duration`` seconds.
+* :class:`RestErrors` (``rest_429``, ``rest_5xx``): REST answered 429 + ``Retry-After``, or 500/502/503.
+* :class:`BurstClock` (``burst``, not a policy): the market trades ``factor`` times faster for a while.
 
 Fault times are random with exponential gaps (``mean_interval`` seconds of wall time per
 connection), from the plan's seeded :class:`random.Random`. Every hook runs in the exchange's
@@ -60,6 +58,7 @@ __all__ = [
     "ServerShutdowns",
     "Stalls",
     "is_rest_path",
+    "plan_from_spec",
 ]
 
 Clock = Callable[[], float]
@@ -716,3 +715,48 @@ class BurstClock:
             rate = self.factor if self.in_burst() else 1.0
             await asyncio.sleep(min(left / rate, 0.05))
 
+
+
+#: ``plan_from_spec`` names -> (fault maker from the value, default value).
+_SPEC: dict[str, tuple[Callable[[float], Fault], float]] = {
+    "disconnect": (lambda v: Disconnects(mean_interval=v), 3.0),
+    "stall": (lambda v: Stalls(mean_interval=v), 4.0),
+    "malformed": (lambda v: MalformedFrames(probability=v), 0.01),
+    "duplicate": (lambda v: DuplicateFrames(probability=v), 0.01),
+    "reorder": (lambda v: ReorderFrames(probability=v), 0.01),
+    "shutdown": (lambda v: ServerShutdowns(mean_interval=v), 3.0),
+    "refuse": (lambda v: RefusedConnections(mean_interval=v), 4.0),
+    "rest429": (lambda v: RestErrors(rate_limit=v, server_error=0.0), 0.2),
+    "rest5xx": (lambda v: RestErrors(rate_limit=0.0, server_error=v), 0.2),
+}
+
+
+def plan_from_spec(spec: str, *, seed: int = 0) -> FaultPlan:
+    """A :class:`FaultPlan` from a short text, e.g. for a CLI flag: ``"disconnect=2,malformed=0.01,rest429"``.
+
+    Items are ``name`` or ``name=value``: ``disconnect``, ``stall``, ``shutdown``, ``refuse`` take a
+    mean interval in seconds; ``malformed``, ``duplicate``, ``reorder``, ``rest429``, ``rest5xx`` a
+    probability. Without a value the defaults apply (3 s, 4 s, 0.01, 0.2...).
+
+    Raises:
+        ValueError: an unknown name or a bad value (named in the message).
+
+    Examples:
+        >>> plan_from_spec("disconnect=2,rest5xx=0.1").faults  # doctest: +ELLIPSIS
+        (Disconnects(mean_interval=2.0, max_interval=None), RestErrors(rate_limit=0.0, server_error=0.1, ...))
+    """
+    faults: list[Fault] = []
+    for item in (x.strip() for x in spec.split(",")):
+        if not item:
+            continue
+        name, _, raw = item.partition("=")
+        name = name.strip().lower()
+        if name not in _SPEC:
+            raise ValueError(f"fault {name!r} in {spec!r}: choose from {', '.join(sorted(_SPEC))}")
+        make, default = _SPEC[name]
+        try:
+            value = float(raw) if raw.strip() else default
+        except ValueError:
+            raise ValueError(f"fault {item!r}: {raw!r} is not a number") from None
+        faults.append(make(value))
+    return FaultPlan(faults, seed=seed)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,11 +81,23 @@ class Backend:
         return self.uri.lower().startswith("lmdb://")
 
     def library(self, name: str) -> Any:
-        """The library ``name``, created if missing."""
+        """The library ``name``, created if missing.
+
+        Several processes may start on an empty bucket at once (ingests sharded by symbol): if
+        another one creates the library between our check and our create, ArcticDB raises
+        "already exists"; the library is then simply opened.
+        """
         with self._lock:
             lib = self._libraries.get(name)
             if lib is None:
-                lib = self.arctic.get_library(name, create_if_missing=True)
+                for attempt in range(5):
+                    try:
+                        lib = self.arctic.get_library(name, create_if_missing=True)
+                        break
+                    except ValueError as exc:  # created meanwhile by another process
+                        if "already exists" not in str(exc) or attempt == 4:
+                            raise
+                        time.sleep(0.05 * (attempt + 1))
                 self._libraries[name] = lib
             return lib
 

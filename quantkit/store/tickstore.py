@@ -7,7 +7,7 @@ ArcticDB symbol                  holds
 ================================ ==========================================================
 ``BTCUSDT``                      ticks (schema of :mod:`quantkit.schema`), appended in batches
 ``_qk.candles.BTCUSDT.1m``       stored candles of one interval (imported candle files)
-``_qk.records.gaps``             small metadata tables (gaps, later alerts), see :meth:`TickStore.write_records`
+``_qk.records.gaps__btcusdt``    small metadata tables (gaps per symbol, alerts...), see :meth:`TickStore.write_records`
 ``_qk.bars1m.BTCUSDT``           1-minute bars of complete minutes, kept by the writer's maintenance
 ================================ ==========================================================
 
@@ -17,7 +17,9 @@ Concurrency (ArcticDB has no transactions and no locks on symbols):
 
 * **One writer per symbol.** Two processes appending to one symbol silently lose appends
   (last writer wins). Threads of one process are serialised per symbol by the store. Different
-  symbols may be written by different processes.
+  symbols may be written by different processes: what a symbol's writer records about it (its
+  gaps, its market) goes to tables of that symbol alone (``gaps__<symbol>``,
+  ``symbol_info__<symbol>``), so ingest processes sharded by symbol never share a table.
 * Readers in any number of processes see a consistent prefix of the data, and new ticks within
   the version reload interval (0 s on LMDB, 0.1 s on object stores; set when the first store of
   the process opens).
@@ -73,8 +75,17 @@ RECORDS_PREFIX = RESERVED_PREFIX + "records."
 BAR_CACHE_PREFIX = RESERVED_PREFIX + "bars1m."
 _MINUTE = 60_000_000_000
 
-#: Record table holding each tick symbol's market (``symbol``, ``market``).
+#: Record table of each tick symbol's market (``symbol``, ``market``): the legacy shared table, read
+#: only; the market is now recorded per symbol in ``symbol_info__<symbol>`` (one writer per table).
 SYMBOL_INFO = "symbol_info"
+#: Per-symbol record tables: ``<kind>__<symbol slug>`` (written only by the symbol's writer).
+_PER_SYMBOL_SEP = "__"
+_SLUG_RE = re.compile(r"[^a-z0-9_]")
+
+
+def _per_symbol_table(kind: str, sym: str) -> str:
+    """Record table name of ``kind`` (``gaps``, ``symbol_info``) for ``sym``: e.g. ``gaps__btcusdt``."""
+    return f"{kind}{_PER_SYMBOL_SEP}{_SLUG_RE.sub('_', sym.lower())}"[:64]
 
 _RECORD_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _READ_RETRIES = 6
@@ -313,11 +324,13 @@ class TickStore:
                 st.last_id = int(data["trade_id"].iloc[-1])
                 st.last_time = int(data.index.asi8[-1])
                 st.first_id = int(head["trade_id"].iloc[0])
-        info = self.read_records(SYMBOL_INFO)
-        if len(info) and "symbol" in info.columns:
-            mine = info[info["symbol"] == sym]
-            if len(mine):
-                st.market = str(mine["market"].iloc[-1])
+        for name in (_per_symbol_table(SYMBOL_INFO, sym), SYMBOL_INFO):  # own table first, then the legacy one
+            info = self.read_records(name)
+            if len(info) and "symbol" in info.columns:
+                mine = info[info["symbol"] == sym]
+                if len(mine):
+                    st.market = str(mine["market"].iloc[-1])
+                    break
         st.last_maintain = time.monotonic()
         st.loaded = True
 
@@ -329,7 +342,7 @@ class TickStore:
             raise ValueError(f"market={market!r}: expected 'spot' or 'futures'")
         if st.market is None:
             row = pd.DataFrame({"symbol": [sym], "market": [market]}, index=pd.DatetimeIndex([pd.Timestamp.now(tz="UTC")], name="time"))
-            self.write_records(SYMBOL_INFO, row)
+            self.write_records(_per_symbol_table(SYMBOL_INFO, sym), row)
             st.market = market
         elif st.market != market:
             raise SchemaError(
@@ -906,9 +919,10 @@ class TickStore:
                     {"symbol": sym, "kind": kind, "interval": label, "first": first, "last": last, "count": int(d.row_count)}
                 )
         markets: dict[str, str] = {}
-        info = self.read_records(SYMBOL_INFO)
-        if len(info) and "symbol" in info.columns:
-            markets = dict(zip(info["symbol"], info["market"]))
+        info_prefix = RECORDS_PREFIX + SYMBOL_INFO + _PER_SYMBOL_SEP
+        for info in [self.read_records(SYMBOL_INFO)] + self._read_tables([n for n in names if n.startswith(info_prefix)]):
+            if len(info) and "symbol" in info.columns:
+                markets.update(zip(info["symbol"], info["market"]))
         for row in rows:
             row["market"] = markets.get(row["symbol"]) if row["kind"] == "ticks" else None
         out = pd.DataFrame(rows, columns=["symbol", "kind", "interval", "market", "first", "last", "count"])
@@ -993,6 +1007,21 @@ class TickStore:
             vi = self._write(asym, lambda: self._lib.write(asym, merged, prune_previous_versions=True))
             return AppendResult(len(df), 0, 0, int(vi.version))
 
+    def _read_tables(self, asyms: list[str]) -> list[pd.DataFrame]:
+        """Read whole record tables by ArcticDB symbol (one batch; tables deleted meanwhile are skipped)."""
+        if not asyms:
+            return []
+        self._check_open()
+        for attempt in range(_READ_RETRIES):
+            try:
+                items = self._lib.read_batch(asyms)
+                return [it.data for it in items if hasattr(it, "data")]
+            except (KeyNotFoundException, NoDataFoundException):
+                time.sleep(0.002 * 3**attempt)
+            except ArcticException as exc:
+                raise StoreError(f"cannot read record tables: {exc}") from exc
+        raise StoreError(f"record tables: read failed after {_READ_RETRIES} attempts")
+
     def read_records(self, name: str, start: TimeLike = None, end: TimeLike = None) -> pd.DataFrame:
         """Rows of a metadata table with index time in ``[start, end]``; an empty frame if the table is missing."""
         asym = self._record_symbol(name)
@@ -1018,7 +1047,9 @@ class TickStore:
         Accepts either the fields or one gap-like object with attributes ``symbol, from_id, to_id``
         and optionally ``first_missing_time``, ``next_trade_time``, ``detected_at``, ``filled`` and
         ``reason`` (e.g. ``quantkit.feed.gaps.Gap``). Integer times are epoch milliseconds.
-        Stored in the record table ``gaps`` (see :meth:`write_records`).
+        Stored in the symbol's own record table ``gaps__<symbol>`` (see :meth:`write_records`), so
+        each symbol's writer is the only writer of its gap table (ingests sharded by symbol can
+        share a library).
 
         Args:
             symbol: the symbol, or a gap-like object.
@@ -1069,7 +1100,7 @@ class TickStore:
             },
             index=pd.DatetimeIndex([det], name="detected_at").as_unit("ns"),
         )
-        self.write_records("gaps", row)
+        self.write_records(_per_symbol_table("gaps", sym), row)
 
     def gaps(self, symbol: str | None = None) -> pd.DataFrame:
         """Recorded gaps, oldest first.
@@ -1083,7 +1114,18 @@ class TickStore:
             if unknown), ``filled`` (bool) and ``reason`` (str, ``""`` if none).
         """
         sym = check_symbol(symbol) if symbol is not None else None
-        raw = self.read_records("gaps")
+        if sym is not None:
+            tables = [self.read_records("gaps"), self.read_records(_per_symbol_table("gaps", sym))]
+        else:
+            self._check_open()
+            try:
+                names = self._lib.list_symbols()
+            except ArcticException as exc:
+                raise StoreError(f"cannot list gap tables: {exc}") from exc
+            prefix = RECORDS_PREFIX + "gaps" + _PER_SYMBOL_SEP
+            tables = [self.read_records("gaps")] + self._read_tables(sorted(n for n in names if n.startswith(prefix)))
+        tables = [t for t in tables if len(t) and "symbol" in t.columns]
+        raw = pd.concat(tables).sort_index(kind="stable") if tables else pd.DataFrame()
         out = pd.DataFrame(
             {
                 "symbol": pd.Series([], dtype=object),

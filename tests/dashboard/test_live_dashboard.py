@@ -114,6 +114,14 @@ def test_controls_reseed_and_keep_streaming(live_feed: Any, tmp_path: Path, comm
     assert dash.view.marks["z"].y[-1] == pytest.approx(kz.iloc[-1], rel=1e-7)
     assert "KALMAN" in dash.view.figures["beta"].title
 
+    dash.view.controls["price_style"].value = "candles"
+    dash.step()
+    m = dash.view.marks
+    assert m["y_candles"].visible and not m["y_price"].visible
+    assert m["y_candles"].y.shape == (len(m["y_candles"].x), 4) and len(m["y_candles"].x) > 0
+    assert m["y_candles"].y[-1, 3] == dash.frame()["y_close"].iloc[-1]  # the newest candle's close
+    assert dash.monitor.tracker.method == "kalman"  # a style change redraws, it does not re-seed
+
     dash.view.controls["x"].value = C
     dash.view.controls["bar"].value = "1m"
     dash.step()

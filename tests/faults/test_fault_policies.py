@@ -25,6 +25,7 @@ from quantkit.exchange.faults import (
     RestErrors,
     ServerShutdowns,
     Stalls,
+    plan_from_spec,
 )
 from quantkit.feed.messages import parse_message
 
@@ -267,3 +268,14 @@ def test_bad_arguments_raise_value_error_naming_them(make: Any, name: str) -> No
     """Every fault validates its arguments and names the bad one."""
     with pytest.raises(ValueError, match=name):
         make()
+
+
+def test_plan_from_spec_builds_the_named_faults() -> None:
+    """A text spec (for a CLI flag) makes the faults it names, with values or defaults; unknown names fail."""
+    plan = plan_from_spec("disconnect=2, malformed=0.05,rest429", seed=3)
+    assert plan.faults == (Disconnects(mean_interval=2.0), MalformedFrames(probability=0.05),
+                           RestErrors(rate_limit=0.2, server_error=0.0))
+    with pytest.raises(ValueError, match="explode"):
+        plan_from_spec("explode=1")
+    with pytest.raises(ValueError, match="often"):
+        plan_from_spec("stall=often")

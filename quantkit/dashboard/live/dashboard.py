@@ -159,7 +159,7 @@ class LiveDashboard:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._step_lock = threading.Lock()
+        self._step_lock = threading.RLock()  # held by each cycle; frame()/series() readers wait for it
 
         self.monitor: AlertMonitor | None = None
         self.cycles = 0
@@ -277,11 +277,12 @@ class LiveDashboard:
         self._cycle()
 
     def frame(self) -> pd.DataFrame:
-        """The bars and statistics held for the current pair (a copy; empty before data)."""
-        mon = self.monitor
-        if mon is None or mon.tracker.n == 0:
-            return pd.DataFrame(columns=list(TRACK_FIELDS[1:]))
-        f = mon.tracker.frame()
+        """The bars and statistics held for the current pair (a copy; empty before data). Safe from any thread."""
+        with self._step_lock:
+            mon = self.monitor
+            if mon is None or mon.tracker.n == 0:
+                return pd.DataFrame(columns=list(TRACK_FIELDS[1:]))
+            f = mon.tracker.frame()
         k = self.params.k
         f["upper"] = f["mean"] + k * f["std"]
         f["lower"] = f["mean"] - k * f["std"]
@@ -500,7 +501,11 @@ class LiveDashboard:
 
     # ---------------------------------------------------------------------------------------------- publishing
     def series(self) -> dict[str, np.ndarray]:
-        """The decimated arrays drawn by the charts (see :meth:`DashboardView.draw`)."""
+        """The decimated arrays drawn by the charts (see :meth:`DashboardView.draw`). Safe from any thread."""
+        with self._step_lock:
+            return self._series()
+
+    def _series(self) -> dict[str, np.ndarray]:
         mon = self.monitor
         p = self.params
         if mon is None or mon.tracker.n == 0:
@@ -539,7 +544,7 @@ class LiveDashboard:
         p = self.params
         key = (mon.tracker.n, p)
         if redraw or self._drawn != key:
-            self.view.draw(self.series(), p)
+            self.view.draw(self._series(), p)
             self._drawn = key
             self.publishes += 1
         live = {}

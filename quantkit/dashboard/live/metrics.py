@@ -165,7 +165,7 @@ def render_status(info: Mapping[str, Any]) -> str:
             f"{_f(info.get('ingest_lag_ms'), ',.0f')} ms)</small>" if info.get("heartbeat") else "")),
         ("last tick", last),
         ("last tick age", _f(info.get("tick_age_s"), ",.1f") + " s"),
-        ("tick→send lag", _f(info.get("send_lag_ms"), ",.0f") + " ms"),
+        ("tick→screen lag", _f(info.get("send_lag_ms"), ",.0f") + " ms <small>(until sent by the kernel)</small>"),
         ("rejected / gaps", f"{_f(info.get('rejected'), ',.0f')} / {_f(info.get('gaps'), ',.0f')}"
          + (f" ({_f(info.get('gaps_unfilled'), ',.0f')} unfilled)" if info.get("gaps_unfilled") else "")),
         ("reconnects", _f(info.get("reconnects"), ",.0f")),
