@@ -559,6 +559,10 @@ _CSS = """
 class ReadOnlyDashboard:
     """The live dashboard in read-only form, for a Voila page.
 
+    In the ``"grid"`` layout the full view is built the first time it is opened (a tile's
+    button or its tab): a page that is only glanced at costs a quarter of the widgets and no
+    full-view publisher.
+
     Args:
         store: a :class:`~quantkit.store.TickStore`, a ``StoreConfig``, or ``None`` to open
             ``QUANTKIT_ARCTIC_URI`` / ``QUANTKIT_LIBRARY`` read-only (:func:`open_store_readonly`).
@@ -583,8 +587,9 @@ class ReadOnlyDashboard:
     Attributes:
         widget: the page's root widget.
         dash: the full view, a :class:`~quantkit.dashboard.live.LiveDashboard` (``read_only=True``);
-            ``None`` while the store is not ready.
+            ``None`` until opened (grid layout) or while the store is not ready.
         grid: the :class:`PairGrid` (``None`` in the ``"single"`` layout or while the store is not ready).
+        tabs: the ``Tab`` holding the grid and the full view (grid layout only).
         lease: the :class:`~quantkit.dashboard.heartbeat.ViewerLease`.
         guard: the :class:`CommGuard` of the page.
         notice: the HTML line that reports ignored viewer input.
@@ -594,8 +599,7 @@ class ReadOnlyDashboard:
 
     Example (the notebook's only code)::
 
-        page = ReadOnlyDashboard(layout="grid").start()
-        page
+        ReadOnlyDashboard(layout="grid").start()
     """
 
     def __init__(
@@ -621,12 +625,15 @@ class ReadOnlyDashboard:
     ) -> None:
         import ipywidgets as w
 
-        from quantkit.dashboard.live import VIEW_FIELDS, LiveDashboard
+        from quantkit.dashboard.live import LiveParams
 
         if isinstance(store, str):
             raise ValueError("store: pass a TickStore or StoreConfig (or None for QUANTKIT_ARCTIC_URI), not a URI string")
         if layout not in LAYOUTS:
             raise ValueError(f"layout={layout!r}: expected one of {', '.join(LAYOUTS)}")
+        if not 0 < float(publish_hz) <= 60:
+            raise ValueError(f"publish_hz={publish_hz!r}: must be in (0, 60] per second")
+        params = LiveParams(y=y, x=x, bar=bar, window=window, method=method, z_entry=z_entry, z_exit=z_exit)
         timeout = viewer_timeout_from_env() if viewer_timeout_s is None else float(viewer_timeout_s)
         beat_ms = int(heartbeat_ms) if heartbeat_ms is not None else int(min(2000.0, timeout * 250.0))
         if route_logs if route_logs is not None else _in_kernel():
@@ -640,7 +647,11 @@ class ReadOnlyDashboard:
         self.tabs: Any = None
         self.store: TickStore | None = None
         self.ignored: list[str] = []
-        self._lock = threading.Lock()
+        self._params = params
+        self._publish_hz = float(publish_hz)
+        self._clock = clock
+        self._started = False
+        self._lock = threading.RLock()
 
         try:
             opened = cast("TickStore", store) if _is_store(store) else open_store_readonly(cast("StoreConfig | None", store))
@@ -653,37 +664,26 @@ class ReadOnlyDashboard:
                           "see the server log.")  # fmt: skip
         else:
             self.store = opened
-            self.dash = LiveDashboard(
-                opened, read_only=True, publish_hz=publish_hz, heartbeat_timeout_s=None, clock=clock,
-                y=y, x=x, bar=bar, window=window, method=method, z_entry=z_entry, z_exit=z_exit,
-            )  # fmt: skip
             if layout == "grid":
                 self.grid = PairGrid(opened, pairs, on_open=self.open_pair, bar=bar, window=window, method=method,
                                      z_entry=z_entry, max_tiles=max_tiles, refresh_s=grid_refresh_s, clock=clock)
-                self.tabs = w.Tab(children=[self.grid.widget, self.dash.widget])
-                self.tabs.set_title(0, "pairs")
-                self.tabs.set_title(1, "pair view")
+                later = w.HTML("<i>opening the full view...</i>")
+                self.tabs = w.Tab(children=[self.grid.widget, later], titles=("pairs", "pair view"))
+                self.tabs.observe(self._on_tab, names="selected_index")
                 body = self.tabs
             else:
-                body = self.dash.widget
+                body = self._build_full_view().widget
         self.widget = w.VBox([w.HTML(_CSS), self.notice, body, self.lease.widget], layout=w.Layout(width="100%"))
         self.widget.add_class("qk-readonly")
 
         self.guard = CommGuard(self.widget, on_reject=self._ignored)
         self.guard.allow(self.lease.widget, ("value", "playing"), label="heartbeat")
-        if self.dash is not None:
-            ctl = self.dash.view.controls
-            for name in sorted(VIEW_FIELDS):
-                if name in ctl:
-                    self.guard.allow(ctl[name], ("index", "value"), label=name)
-            self.guard.allow(ctl["pause"], ("value",), label="pause")
-            self.guard.allow(self.dash.view.heartbeat, ("value", "playing"), label="heartbeat")
-            self.lease.kick_also(self.dash.view.heartbeat)
         if self.grid is not None:
             for i, b in enumerate(self.grid.buttons):
                 self.guard.allow(b, (), custom=True, label=f"tile {i + 1}")
         if self.tabs is not None:
             self.guard.allow(self.tabs, ("selected_index",), label="tabs")
+        self._allow_full_view()
         self.guard.install()
         self.lease.on_expire(self._stop_publishers)
         self.lease.on_renew(self._start_publishers)
@@ -691,12 +691,14 @@ class ReadOnlyDashboard:
     # ---------------------------------------------------------------------------------------------- API
     def start(self) -> "ReadOnlyDashboard":
         """Start the publishers and the viewer lease; returns ``self``."""
+        self._started = True
         self._start_publishers()
         self.lease.start()
         return self
 
     def stop(self) -> None:
         """Stop the lease and the publishers (idempotent)."""
+        self._started = False
         self.lease.stop()
         self._stop_publishers()
 
@@ -705,9 +707,15 @@ class ReadOnlyDashboard:
         """True while a publisher thread (full view or grid) runs."""
         return bool((self.dash is not None and self.dash.running) or (self.grid is not None and self.grid.running))
 
+    def full_view(self) -> "LiveDashboard | None":
+        """The full view, built now if it was not yet (``None`` while the store is not ready)."""
+        if self.store is None:
+            return None
+        return self.dash if self.dash is not None else self._build_full_view()
+
     def open_pair(self, y: str, x: str) -> None:
         """Show ``y``/``x`` in the full view (validated: both must be stored symbols)."""
-        if self.dash is None:
+        if self.store is None:
             return
         known = set(self.grid.symbols) if self.grid is not None and self.grid.symbols else self._stored_symbols()
         bad = [s for s in (y, x) if not isinstance(s, str) or s not in known]
@@ -715,7 +723,10 @@ class ReadOnlyDashboard:
             self._ignored(f"unknown symbol {str(bad[0])[:30]}")
             return
         try:
-            self.dash.set_params(y=y, x=x)
+            if self.dash is None:
+                self._build_full_view(y=y, x=x)
+            else:
+                self.dash.set_params(y=y, x=x)
         except ValueError as exc:
             self._ignored(str(exc)[:120])
             return
@@ -728,6 +739,48 @@ class ReadOnlyDashboard:
         display(self.widget)
 
     # ---------------------------------------------------------------------------------------------- internals
+    def _build_full_view(self, **pair: str) -> "LiveDashboard":
+        from quantkit.dashboard.live import LiveDashboard
+
+        with self._lock:
+            if self.dash is not None:
+                if pair:
+                    self.dash.set_params(**pair)
+                return self.dash
+            params = self._params.replace(**pair) if pair else self._params
+            dash = LiveDashboard(self.store, params, read_only=True, publish_hz=self._publish_hz,
+                                 heartbeat_timeout_s=None, clock=self._clock)  # fmt: skip
+            self.dash = dash
+            if self.tabs is not None:
+                self.tabs.children = [self.grid.widget if self.grid is not None else self.tabs.children[0], dash.widget]
+            if hasattr(self, "guard"):  # built after the page: wrap the new widgets too
+                self._allow_full_view()
+                self.guard.install()
+            self.lease.kick_also(dash.view.heartbeat)
+            if self._started and self.lease.alive:
+                dash.start()
+            return dash
+
+    def _allow_full_view(self) -> None:
+        from quantkit.dashboard.live import VIEW_FIELDS
+
+        if self.dash is None:
+            return
+        ctl = self.dash.view.controls
+        for name in sorted(VIEW_FIELDS):
+            if name in ctl:
+                self.guard.allow(ctl[name], ("index", "value"), label=name)
+        self.guard.allow(ctl["pause"], ("value",), label="pause")
+        self.guard.allow(self.dash.view.heartbeat, ("value", "playing"), label="heartbeat")
+
+    def _on_tab(self, change: Mapping[str, Any]) -> None:
+        if change.get("new") == 1 and self.dash is None:
+            try:
+                self._build_full_view()
+            except Exception:  # noqa: BLE001 - an observer's exception must never reach the page
+                log.exception("read-only dashboard: building the full view failed")
+                self._ignored("the full view could not be built (see the server log)")
+
     def _stored_symbols(self) -> set[str]:
         if self.store is None:
             return set()
@@ -745,16 +798,18 @@ class ReadOnlyDashboard:
             self.notice.value = f"<span class='qk-warn'>ignored ({stamp} UTC): {html.escape(why)}</span>"
 
     def _start_publishers(self) -> None:
-        if self.dash is not None:
-            self.dash.start()
-        if self.grid is not None:
-            self.grid.start()
+        with self._lock:  # the lease's thread and a viewer's click may both get here
+            if self.dash is not None:
+                self.dash.start()
+            if self.grid is not None:
+                self.grid.start()
 
     def _stop_publishers(self) -> None:
-        if self.grid is not None:
-            self.grid.stop()
-        if self.dash is not None:
-            self.dash.stop()
+        with self._lock:
+            if self.grid is not None:
+                self.grid.stop()
+            if self.dash is not None:
+                self.dash.stop()
 
 
 def _is_store(obj: Any) -> bool:

@@ -64,7 +64,9 @@ def page(static_store: TickStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
 def test_viewer_messages_pass_only_through_view_controls(page: ReadOnlyDashboard) -> None:
     """Unknown widgets and traits are dropped, refused values are ignored and shown, valid view changes apply."""
-    assert page.dash is not None and page.grid is not None
+    assert page.dash is None and page.grid is not None  # the full view is built when first opened
+    _update(page.tabs, selected_index=1)
+    assert page.dash is not None and page.tabs.children[1] is page.dash.widget
     page.grid.refresh()
     page.dash.step()
     ctl = page.dash.view.controls
@@ -100,11 +102,12 @@ def test_viewer_messages_pass_only_through_view_controls(page: ReadOnlyDashboard
 
 def test_one_click_opens_a_pair_and_unknown_symbols_are_refused(page: ReadOnlyDashboard) -> None:
     """A tile's button opens its pair in the full view; a pair of unknown symbols is refused and said so."""
-    assert page.dash is not None and page.grid is not None and page.tabs is not None
+    assert page.grid is not None and page.tabs is not None
     page.grid.refresh()
     slot = next(i for i, pair in enumerate(page.grid.pairs) if pair == ("SYNBUSDT", "SYNCUSDT"))
     assert "z " in page.grid.bodies[slot].value and "streaming" in page.grid.bodies[slot].value
     _send(page.grid.buttons[slot], {"method": "custom", "content": {"event": "click"}})
+    assert page.dash is not None
     page.dash.step()
     assert (page.dash.params.y, page.dash.params.x) == ("SYNBUSDT", "SYNCUSDT") and page.tabs.selected_index == 1
     page.open_pair("ZZZUSDT", "SYNAUSDT")
@@ -116,8 +119,9 @@ def test_one_click_opens_a_pair_and_unknown_symbols_are_refused(page: ReadOnlyDa
 def test_the_page_never_writes_to_the_store_or_the_disk(page: ReadOnlyDashboard, static_store: TickStore,
                                                         tmp_path: Path) -> None:
     """Cycles, clicks and control changes leave every stored symbol's versions and the data folder untouched."""
-    assert page.dash is not None and page.grid is not None
     before = _versions(static_store)
+    page.full_view()
+    assert page.dash is not None and page.grid is not None
     files_before = sorted(p.name for p in tmp_path.iterdir())
     page.dash.step()  # the publisher's first cycle (it runs as soon as the page starts)
     for i in range(3):
@@ -172,6 +176,7 @@ def test_viewer_timeout_comes_from_the_environment() -> None:
 
 def test_comm_guard_wraps_every_widget_in_the_tree(page: ReadOnlyDashboard) -> None:
     """Every widget of the page (layouts, styles, marks, scales included) has the guard's handler."""
+    page.full_view()
     tree = widget_tree(page.widget)
     assert len(tree) > 100 and page.guard.installed == len(tree)
     guard = CommGuard(page.widget)
@@ -213,6 +218,7 @@ def s3_uri(tmp_path_factory: pytest.TempPathFactory, timeout_unit: float) -> Ite
 def test_store_credentials_never_reach_widget_state(s3_uri: str) -> None:
     """With an s3:// URI holding access and secret keys, no widget state ever contains either key."""
     p = ReadOnlyDashboard(StoreConfig(uri=s3_uri), viewer_timeout_s=5)
+    p.full_view()
     assert p.dash is not None and p.grid is not None
     p.grid.refresh()
     for _ in range(3):

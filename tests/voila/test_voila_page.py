@@ -142,6 +142,8 @@ def test_a_viewer_cannot_execute_code_and_bad_widget_messages_are_ignored(
         while True:
             legacy.ws.recv(timeout=10 * timeout_unit)
     legacy.close()
+    page.locator(".qk-readonly .p-TabBar-tab, .qk-readonly .lm-TabBar-tab").nth(1).click()  # builds the full view
+    page.wait_for_selector(".qk-live .qk-status", timeout=60_000 * timeout_unit)
     chan = KernelChannel(server.port, kernel_id)
     try:
         chan.send_raw((2**60).to_bytes(8, "little") + b"\xff" * 64)
@@ -176,7 +178,6 @@ def test_a_viewer_cannot_execute_code_and_bad_widget_messages_are_ignored(
         chan.send("shell", "comm_msg", {"comm_id": export, "data": {"method": "custom", "content": {"event": "click"}}})
 
         wait_ms = 30_000 * timeout_unit
-        page.locator(".qk-readonly .p-TabBar-tab, .qk-readonly .lm-TabBar-tab").nth(1).click()
         page.wait_for_function("() => /rejected window=/.test(document.querySelector('.qk-status').innerText)",
                                timeout=wait_ms)  # fmt: skip
         page.wait_for_function("() => /ignored/.test(document.querySelector('.qk-notice').innerText)", timeout=wait_ms)
