@@ -19,11 +19,16 @@ Time to reclaim after the tab closes is at most
 
 Starting the clock: ipywidgets' ``Play`` only starts ticking when ``playing`` *changes*
 to true while its view exists (a Play created with ``playing=True`` never ticks). So the
-watchdog "kicks" the clock (``playing`` false, then true, as two messages) every
-``kick_every_s`` until the first tick arrives, for ``kick_window_s`` after the lease starts
-and again after each page load (the browser's ``request_state`` for the clock). Outside
-those windows the watchdog is silent: it sleeps on an event and sends no widget message,
-so it never keeps the kernel busy.
+watchdog "kicks" the clock (``playing`` false, then true, as two messages):
+
+* as soon as the browser reports a new view of it (the clock tracks ``_view_count``, which
+  the page updates when it renders the widget), however long the page took to render;
+* and, as a fallback, every ``kick_every_s`` until the first tick arrives, for
+  ``kick_window_s`` after the lease starts and after each page load (the browser's
+  ``request_state`` for the clock).
+
+Outside those moments the watchdog is silent: it sleeps on an event and sends no widget
+message, so it never keeps an abandoned kernel busy.
 """
 
 from __future__ import annotations
@@ -122,7 +127,9 @@ class ViewerLease:
         self.widget.on_page_load = self._on_page_load
         self.widget.add_class("qk-viewer-lease")
         self.widget.observe(self._on_tick, names="value")
-        self._clocks: list[Any] = [self.widget]
+        self._clocks: list[Any] = []
+        self._kick_due = False
+        self._track_views(self.widget)
         self.beats = 0
         self.expiries = 0
         self.renewals = 0
@@ -159,8 +166,14 @@ class ViewerLease:
         self._renew_cbs.append(callback)
 
     def kick_also(self, play: Any) -> None:
-        """Also start another ``ipywidgets.Play`` of the page when the lease's own clock is kicked."""
+        """Also start another ``ipywidgets.Play`` of the page: kicked with the lease's clock and when it is rendered."""
+        self._track_views(play)
+
+    def _track_views(self, play: Any) -> None:
         self._clocks.append(play)
+        if play._view_count is None:
+            play._view_count = 0  # the page now reports each view it renders
+        play.observe(self._on_views, names="_view_count")
 
     def start(self) -> "ViewerLease":
         """Start the watchdog thread (idempotent); the lease counts from now."""
@@ -183,7 +196,8 @@ class ViewerLease:
     def check(self) -> bool:
         """One watchdog step: kick the clock, expire or renew as due, run the callbacks; returns :attr:`alive`."""
         now = self._clock()
-        if not self._ticking and now < self._kick_until and now >= self._next_kick:
+        if self._kick_due or (not self._ticking and now < self._kick_until and now >= self._next_kick):
+            self._kick_due = False
             self._kick()
             self._next_kick = now + self.kick_every_s
         stale = now - self._last > self.timeout_s
@@ -215,6 +229,12 @@ class ViewerLease:
         self._kick_until = self._clock() + self.kick_window_s
         self._next_kick = -1.0
         self._wake.set()
+
+    def _on_views(self, change: Mapping[str, Any]) -> None:
+        # the page rendered a clock (its view count went up): start it now
+        if (change.get("new") or 0) > (change.get("old") or 0):
+            self._kick_due = True
+            self._wake.set()
 
     def _kick(self) -> None:
         """Start the browser clocks: ``playing`` false then true, as two separate messages."""

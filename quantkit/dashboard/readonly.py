@@ -25,8 +25,12 @@ them on trust:
   quiet and the server's idle culler reclaims it (see ``jupyter_config/README.md``).
 
 Layouts: ``"grid"`` shows a small grid of pair tiles (z-score, sparkline, status; one
-click opens the pair in the full view, in a second tab) and the full view; ``"single"``
+click opens the pair in the full view, in a second tab, built on first use); ``"single"``
 shows the full view only.
+
+Module contents: :class:`ReadOnlyDashboard` (the page), :class:`PairGrid` (the tiles),
+:class:`CommGuard` (what the browser may send), :func:`open_store_readonly`,
+:func:`route_logs_to_server`, :func:`widget_tree`, :func:`viewer_timeout_from_env`.
 """
 
 from __future__ import annotations
@@ -677,7 +681,7 @@ class ReadOnlyDashboard:
         self.widget.add_class("qk-readonly")
 
         self.guard = CommGuard(self.widget, on_reject=self._ignored)
-        self.guard.allow(self.lease.widget, ("value", "playing"), label="heartbeat")
+        self.guard.allow(self.lease.widget, ("value", "playing", "_view_count"), label="heartbeat")
         if self.grid is not None:
             for i, b in enumerate(self.grid.buttons):
                 self.guard.allow(b, (), custom=True, label=f"tile {i + 1}")
@@ -771,7 +775,7 @@ class ReadOnlyDashboard:
             if name in ctl:
                 self.guard.allow(ctl[name], ("index", "value"), label=name)
         self.guard.allow(ctl["pause"], ("value",), label="pause")
-        self.guard.allow(self.dash.view.heartbeat, ("value", "playing"), label="heartbeat")
+        self.guard.allow(self.dash.view.heartbeat, ("value", "playing", "_view_count"), label="heartbeat")
 
     def _on_tab(self, change: Mapping[str, Any]) -> None:
         if change.get("new") == 1 and self.dash is None:

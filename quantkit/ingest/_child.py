@@ -129,41 +129,57 @@ def read_loop(uri: str, library: str, symbols: Sequence[str], kind: str, seconds
     seen_last: dict[str, int] = {}
     reads = 0
     i = 0
+    op = ""
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         sym = symbols[i % len(symbols)]
         i += 1
         try:
+            op = "has_symbol"
             if not store.has_symbol(sym):
                 time.sleep(0.01)
                 continue
+            op = "version"
             v = int(_retrying(lambda: lib.tail(sym, 1, columns=["trade_id"])).version)
             if v < seen_version.get(sym, -1):
                 regressions.append(f"{sym}: version {seen_version[sym]} -> {v}")
             seen_version[sym] = max(v, seen_version.get(sym, -1))
             first_version.setdefault(sym, v)
             if kind == "dashboard":
+                op = "tail"
                 tail = store.tail(sym, 1000)
+                op = "bars 1s"
                 _ = store.bars(sym, "1s", start=tail.index[0] if len(tail) else None)
                 if i % 10 == 0:
+                    op = "symbols"
                     cat = store.symbols()
-                    count = int(cat.loc[(cat["symbol"] == sym) & (cat["kind"] == "ticks"), "count"].iloc[0])
+                    row = cat.loc[(cat["symbol"] == sym) & (cat["kind"] == "ticks"), "count"]
+                    if row.empty:
+                        errors.append(f"{sym}: symbols() does not list it ({len(cat)} rows)")
+                        continue
+                    count = int(row.iloc[0])
                     if count < seen_count.get(sym, -1):
                         regressions.append(f"{sym}: count {seen_count[sym]} -> {count}")
                     seen_count[sym] = max(count, seen_count.get(sym, -1))
             elif kind == "report":
+                op = "ticks"
                 ticks = store.ticks(sym, columns=["trade_id", "price"])
                 count = len(ticks)
                 if count < seen_count.get(sym, -1):
                     regressions.append(f"{sym}: count {seen_count[sym]} -> {count}")
                 seen_count[sym] = max(count, seen_count.get(sym, -1))
+                op = "bars 1m"
                 _ = store.bars(sym, "1m")
+                op = "gaps"
                 _ = store.gaps()
                 tail = ticks.iloc[-1000:]
             else:  # notebook: recent window + bars
+                op = "tail"
                 tail = store.tail(sym, 200)
                 if len(tail):
+                    op = "ticks window"
                     _ = store.ticks(sym, start=tail.index[0])
+                    op = "bars 5s"
                     _ = store.bars(sym, "5s", start=tail.index[0])
             ids = tail["trade_id"].to_numpy()
             if len(ids) > 1 and not bool(np.all(np.diff(ids) > 0)):
@@ -175,7 +191,7 @@ def read_loop(uri: str, library: str, symbols: Sequence[str], kind: str, seconds
                 seen_last[sym] = max(last, seen_last.get(sym, -1))
             reads += 1
         except Exception as exc:  # the campaign counts these; there must be none
-            errors.append(f"{sym}: {type(exc).__name__}: {exc}"[:300])
+            errors.append(f"{sym} {op}: {type(exc).__name__}: {exc}"[:300])
     out.put({
         "kind": kind,
         "reads": reads,

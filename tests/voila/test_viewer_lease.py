@@ -92,6 +92,21 @@ def test_a_page_load_restarts_the_kicks_and_nothing_is_sent_outside_windows() ->
     assert lease.kicks == kicks + 1
 
 
+def test_a_rendered_clock_is_kicked_at_once_even_after_the_windows() -> None:
+    """When the page reports a new view of the clock (however late), the next check kicks it."""
+    clock = FakeClock()
+    lease, _, sent = _lease(clock, kick_window_s=2.0)
+    clock.now += 600  # long after every kick window: a page that took ages to render
+    lease.check()
+    kicks = lease.kicks
+    lease.widget.comm.handle_msg({"content": {"comm_id": lease.widget.comm.comm_id, "data": {
+        "method": "update", "state": {"_view_count": 1}, "buffer_paths": []}}, "buffers": []})  # fmt: skip
+    lease.check()
+    assert lease.kicks == kicks + 1 and sent[-1] == {"playing": True}
+    lease.check()
+    assert lease.kicks == kicks + 1  # once per new view
+
+
 def test_other_clocks_are_kicked_too_and_a_failing_callback_does_not_stop_the_rest() -> None:
     """kick_also() adds Play widgets; an exception in one expire callback still runs the others."""
     import ipywidgets as widgets
@@ -104,7 +119,8 @@ def test_other_clocks_are_kicked_too_and_a_failing_callback_does_not_stop_the_re
     lease.kick_also(other)
     lease._kick_until = clock() + 5
     lease.check()
-    assert got == [{"playing": False}, {"playing": True}]
+    assert [g for g in got if "playing" in g] == [{"playing": False}, {"playing": True}]
+    assert other._view_count == 0  # the page will report its views
 
     def boom() -> None:
         raise RuntimeError("publisher failed to stop")
