@@ -30,6 +30,8 @@ Concurrency (ArcticDB has no transactions and no locks on symbols):
 
 from __future__ import annotations
 
+import functools
+
 import logging
 import re
 import time
@@ -918,7 +920,7 @@ class TickStore:
                     if not self._exists(asym):
                         continue
                     try:
-                        d = self._retry(sym, asym, lambda asym=asym: self._lib.get_description(asym))
+                        d = self._retry(sym, asym, functools.partial(self._lib.get_description, asym))
                     except SymbolNotFoundError:
                         continue
                 first, last = d.date_range

@@ -68,7 +68,8 @@ def test_object_store_full_pauses_the_feed_and_resumes_when_space_is_freed(s3_ur
             accepted = ing.stats.accepted
             time.sleep(1.0 * timeout_unit)
             assert ing.stats.accepted == accepted and ing.stats.state == "store_full"  # nothing more accepted
-            assert QuotaStore.refused >= 2  # it kept retrying
+            assert _wait(lambda: QuotaStore.refused >= 2, 30 * timeout_unit), QuotaStore.refused  # it keeps retrying
+            assert ing.stats.accepted == accepted  # ... and still accepts nothing
             QuotaStore.full.clear()  # space freed
             assert _wait(lambda: ing.stats.state == "running" and ing.stats.feed_state == "connected", 60 * timeout_unit)
             time.sleep(1.0 * timeout_unit)

@@ -57,7 +57,9 @@ def test_exchange_server_shutdown_reconnects_and_backfills_every_id(feed_runner,
     s = client.stats
     assert s.server_shutdowns == 1 and s.rejected_total == s.rejected["duplicate"]
     assert s.missing_trades == 0 and all(g.filled for g in s.recent_gaps)
-    assert s.backfill is not None and s.backfill.requests >= 1 and s.held == 0
+    # the rotation is make-before-break: a gap (and so a backfill) appears only if the old connection closed first
+    assert s.backfill is not None and s.held == 0
+    assert s.backfill.requests >= 1 or s.gaps == 0
     for sym in SYNTHETIC_SYMBOLS:
         ids = _ids(got, sym)
         assert ids == list(range(ids[0], ids[0] + len(ids))), f"{sym}: delivered ids not contiguous"
