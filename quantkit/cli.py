@@ -8,6 +8,7 @@ code meaning
 0    success
 1    a quantkit error (bad data, store failure, ...): message on stderr
 2    bad command-line usage (argparse)
+75   ``ingest`` stopped because the LMDB store is full: free space or raise ``map_size``, then restart
 130  interrupted (Ctrl-C) after a clean shutdown
 ==== ==============================================================
 
@@ -129,6 +130,16 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                 time.sleep(0.5)
                 if ingestor.flush(timeout=5.0):
                     break
+            if ingestor.stats.restart_required:
+                # LMDB map full / disk full: nothing more may be written from this process (ArcticDB can
+                # crash writing to, or even exiting from, that environment). Everything stored is intact;
+                # restart with more room and the ingest resumes from the store and backfills the outage.
+                heartbeat.write_once()
+                print(ingestor.stats, file=sys.stderr)
+                print(f"quantkit ingest: error: {ingestor.stats.last_error}; free space or raise map_size, then restart", file=sys.stderr)
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(75)  # EX_TEMPFAIL, skipping interpreter teardown on purpose
             if args.stats_every and time.monotonic() - last >= args.stats_every:
                 print(ingestor.stats, flush=True)
                 last = time.monotonic()
