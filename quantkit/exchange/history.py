@@ -295,36 +295,29 @@ class SymbolHistory:
         * only ``end_time``: the last ``limit`` rows at or before it;
         * nothing: the newest ``limit`` rows.
         """
-        log = self.aggs
-        lo = log.first_row
-        hi = log.end_row
-        if from_id is not None:
-            lo = max(lo, log.search("a", from_id))
-        if start_time is not None:
-            lo = max(lo, log.search("time", start_time))
-        if end_time is not None:
-            hi = min(hi, log.search("time", end_time, side="right"))
-        if hi <= lo:
-            return log.rows(0, 0)
-        if from_id is None and start_time is None:
-            return log.rows(max(lo, hi - limit), hi)
-        return log.rows(lo, min(hi, lo + limit))
+        return _window_query(self.aggs, "a", from_id, start_time, end_time, limit)
 
     def trades_query(
         self, *, from_id: int | None, start_time: int | None, end_time: int | None, limit: int
     ) -> tuple[np.ndarray, ...]:
         """Trades by id and/or time window, with the same rules as :meth:`aggs_query`."""
-        log = self.trades
-        lo = log.first_row
-        hi = log.end_row
-        if from_id is not None:
-            lo = max(lo, log.search("id", from_id))
-        if start_time is not None:
-            lo = max(lo, log.search("time", start_time))
-        if end_time is not None:
-            hi = min(hi, log.search("time", end_time, side="right"))
-        if hi <= lo:
-            return log.rows(0, 0)
-        if from_id is None and start_time is None:
-            return log.rows(max(lo, hi - limit), hi)
-        return log.rows(lo, min(hi, lo + limit))
+        return _window_query(self.trades, "id", from_id, start_time, end_time, limit)
+
+
+def _window_query(
+    log: ColumnLog, id_column: str, from_id: int | None, start_time: int | None, end_time: int | None, limit: int
+) -> tuple[np.ndarray, ...]:
+    """The rows of ``log`` selected by id and/or time window (see :meth:`SymbolHistory.aggs_query`)."""
+    lo = log.first_row
+    hi = log.end_row
+    if from_id is not None:
+        lo = max(lo, log.search(id_column, from_id))
+    if start_time is not None:
+        lo = max(lo, log.search("time", start_time))
+    if end_time is not None:
+        hi = min(hi, log.search("time", end_time, side="right"))
+    if hi <= lo:
+        return log.rows(0, 0)
+    if from_id is None and start_time is None:
+        return log.rows(max(lo, hi - limit), hi)
+    return log.rows(lo, min(hi, lo + limit))
