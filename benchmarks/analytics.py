@@ -6,7 +6,7 @@ Run:  python benchmarks/analytics.py [--quick]
    statsmodels RollingOLS (+ the same spread/z-score steps), results checked equal.
 2. The same pipeline on 20,000 bars vs refitting OLS per window in a Python loop
    (statsmodels OLS per window, and numpy lstsq per window), results checked equal.
-3. Streaming: PairStream.update microseconds per bar (and its parts).
+3. (The live engine, PairStream as the dashboard runs it, is measured by benchmarks/live.py.)
 4. Pair scanner: 7 symbols (21 pairs, both EG directions) x ~43,000 one-minute bars
    of real Bybit closes (shared data), and statsmodels coint on the same 42 regressions.
 
@@ -152,37 +152,6 @@ def bench_rolling_vs_loop(n: int, w: int, zw: int, rows: list[tuple[str, str, st
                  f"x{t_np / t_ours:,.0f} faster; max beta diff {_max_scaled_diff(roll['beta'].to_numpy(), b_np):.1e}"))
 
 
-def bench_streaming(n: int, rows: list[tuple[str, str, str]]) -> None:
-    y, x = _pair(n, seed=2)
-    yl, xl = y.tolist(), x.tolist()
-
-    def per_bar(make, call) -> float:
-        samples = []
-        for _ in range(3):
-            obj = make()
-            f = call(obj)
-            t = time.perf_counter()
-            for a, b in zip(yl, xl):
-                f(a, b)
-            samples.append((time.perf_counter() - t) / n * 1e6)
-        return min(samples)
-
-    t_pair = per_bar(lambda: qa.PairStream(120, z_window=120, corr_window=120), lambda o: o.update)
-    t_cov = per_bar(lambda: qa.RollingCovariance(120), lambda o: o.update)
-    t_mom = per_bar(lambda: qa.RollingMoments(120), lambda o: (lambda a, b: o.update(a)))
-    t_kal = per_bar(lambda: qa.KalmanStream(), lambda o: o.update)
-    # equality check on the same bars
-    out = qa.PairStream(120, z_window=120, corr_window=120).run(y, x)
-    roll = qa.rolling_ols(y, x, 120)
-    z = qa.zscore(qa.spread(y, x, roll["beta"], roll["alpha"]), 120)
-    d = max(_max_scaled_diff(out["beta"], roll["beta"]), _max_scaled_diff(out["z"], z))
-    rows.append((f"PairStream.update (all dashboard fields), {n:,} bars", f"{t_pair:.2f} us/bar",
-                 f"target < 20 us; stream vs batch max scaled diff {d:.1e}"))
-    rows.append(("  RollingCovariance.update", f"{t_cov:.2f} us/bar", ""))
-    rows.append(("  RollingMoments.update", f"{t_mom:.2f} us/bar", ""))
-    rows.append(("  KalmanStream.update", f"{t_kal:.2f} us/bar", ""))
-
-
 def bench_scanner(rows: list[tuple[str, str, str]]) -> None:
     path = _shared_data() / CLOSES
     if not path.exists():
@@ -227,7 +196,6 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[tuple[str, str, str]] = []
     bench_rolling_vs_statsmodels(big, 120, 120, rows)
     bench_rolling_vs_loop(loop_n, 120, 120, rows)
-    bench_streaming(50_000 if args.quick else 200_000, rows)
     bench_scanner(rows)
     print(f"# quantkit.analytics benchmarks ({platform.python_version()}, numpy {np.__version__}, "
           f"pandas {pd.__version__}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, "

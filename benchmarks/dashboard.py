@@ -27,7 +27,6 @@ import json
 import os
 import platform
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -41,6 +40,8 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 Y, X = "SYNAUSDT", "SYNBUSDT"
+sys.path.insert(0, str(ROOT / "tests"))  # the test suite's helpers (tests/_support)
+from _support.waiting import free_port  # noqa: E402
 T0_MS = 1_723_000_000_000
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -139,7 +140,7 @@ def bench_update(n_updates: int, quick: bool) -> dict[str, Any]:
         tail = slice(-20_000, None)
         series = dash.series()  # same drawing path: decimate the recomputed columns
         tt = pair.index[tail].as_unit("ms").asi8
-        from quantkit.dashboard.live._decimate import plan_decimation
+        from quantkit.analytics.decimation import plan_decimation
 
         dec = plan_decimation(len(tt), 0, 5_000)
         cols = np.column_stack([pair["y"].to_numpy()[tail], pair["x"].to_numpy()[tail], sp.to_numpy()[tail],
@@ -168,12 +169,6 @@ def bench_update(n_updates: int, quick: bool) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------------------ 2. latency
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _get(url: str) -> bytes:
     with urllib.request.urlopen(url, timeout=5) as resp:
         return resp.read()

@@ -2,6 +2,8 @@
 
 Reports the client's wall msgs/s and the CPU seconds per message in the server and in the client (CPU per
 message is what to compare across runs: the wall rate depends on what else the 2 cores are doing).
+Then REST: requests/s and server CPU per request for ``depth`` (limit 100) and ``klines`` (1m, 500 rows)
+over one keep-alive connection and with a new connection per request (weight limits off).
 
 Usage: python benchmarks/exchange.py [--quick] [--messages N]
 """
@@ -10,7 +12,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import http.client
 import multiprocessing as mp
+import os
 import time
 from pathlib import Path
 
@@ -59,14 +63,46 @@ def run(mode: str, n: int) -> str:
     )
 
 
+def rest(n: int) -> list[str]:
+    from quantkit.exchange import LocalExchange, SyntheticMarket
+
+    out = []
+    src = SyntheticMarket(1, speed=float("inf"), duration_s=3600.0)
+    with LocalExchange(src, ping_interval=None, pause_without_subscribers=False, rate_limits=False) as ex:
+        ex.done.wait(600)
+        for path in ("/api/v3/depth?symbol=SYNAUSDT&limit=100", "/api/v3/klines?symbol=SYNAUSDT&interval=1m"):
+            for keep in (True, False):
+                conn = http.client.HTTPConnection("127.0.0.1", ex.port, timeout=30)
+                t0, c0 = time.perf_counter(), time.process_time()
+                for _ in range(n):
+                    if not keep:
+                        conn = http.client.HTTPConnection("127.0.0.1", ex.port, timeout=30)
+                    conn.request("GET", path, headers={} if keep else {"Connection": "close"})
+                    resp = conn.getresponse()
+                    resp.read()
+                    assert resp.status == 200
+                    if not keep:
+                        conn.close()
+                wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+                conn.close()
+                name = path.split("?")[0].rsplit("/", 1)[1]
+                out.append(f"REST {name:7s} {'keep-alive' if keep else 'new conn  '}: {n / wall:,.0f} req/s, "
+                           f"CPU per request (server + this client, one process) {cpu / n * 1e6:,.0f} us")
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--messages", type=int, default=300_000)
     ap.add_argument("--quick", action="store_true", help="30k messages: a smoke run")
     args = ap.parse_args()
     n = 30_000 if args.quick else args.messages
+    print(f"load at start: {os.getloadavg()[0]:.2f}", flush=True)
     for mode in ("synthetic", "replay"):
         print(run(mode, n), flush=True)
+    for line in rest(300 if args.quick else 2000):
+        print(line, flush=True)
+    print(f"load at end: {os.getloadavg()[0]:.2f} (a figure taken at load > 1 is 'loaded' and proves nothing)", flush=True)
 
 
 if __name__ == "__main__":

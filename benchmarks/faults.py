@@ -7,7 +7,7 @@ Then: ``kill -9`` of the ingest process (``--kills`` times, the store verified a
 the store filling up (LMDB ``map_size``), one writer with ``--readers`` reader processes for
 ``--minutes``, and two ingest processes sharded by symbol on S3 (moto, in its own process).
 
-Every figure is measured in this run (quantkit.ingest.campaign compares the store with the
+Every figure is measured in this run (tests/_support/campaign.py compares the store with the
 exchange's own history); nothing is assumed.
 
 Usage:
@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))  # the moto S3 helper of the test suite (tests/_support/s3.py)
+sys.path.insert(0, str(ROOT / "tests"))  # the test harness: tests/_support/campaign.py, faults.py, s3.py
 
 PARTS = ("faults", "kill", "full", "readers", "s3")
 
@@ -54,7 +54,7 @@ def main() -> int:
         ap.error(f"--only: unknown part(s) {sorted(unknown)}; choose from {PARTS}")
     logging.basicConfig(level=logging.ERROR, format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
-    from quantkit.ingest.campaign import (
+    from _support.campaign import (
         STANDARD_SCENARIOS,
         format_table,
         run_concurrency,

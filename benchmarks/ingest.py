@@ -38,12 +38,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "benchmarks" / "_work"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+sys.path.insert(0, str(ROOT / "tests"))  # the test suite's helpers (tests/_support)
+from _support.waiting import free_port  # noqa: E402
 
 
 class ExchangeProcess:

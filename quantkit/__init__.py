@@ -11,8 +11,9 @@ Errors: :mod:`quantkit.errors`; configuration: :mod:`quantkit.config`; data mode
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from quantkit._lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from quantkit.backtest import backtest_pair, sweep_pair
@@ -50,13 +51,7 @@ _WHERE = {
 __all__ = ["__version__", *sorted(_WHERE)]
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'quantkit' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _WHERE, globals())
 
 
 def __dir__() -> list[str]:

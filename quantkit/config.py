@@ -9,34 +9,52 @@ variable                        meaning                                         
 ``QUANTKIT_DATA_DIR``           folder for the embedded store and outputs         ``~/.quantkit``
 ``QUANTKIT_ARCTIC_URI``         ArcticDB URI of the store (``lmdb://``, ``s3://``) ``lmdb://<data dir>/arctic``
 ``QUANTKIT_LIBRARY``            ArcticDB library name                             ``quantkit``
-``QUANTKIT_SOURCE``             feed source: ``local``, ``binance``,              ``local``
-                                ``binance-futures``
-``QUANTKIT_WS_URL``             override the WebSocket base URL                   per source
-``QUANTKIT_REST_URL``           override the REST base URL                        per source
-``QUANTKIT_SYMBOLS``            comma-separated symbols to ingest                 the synthetic pair + control
+``QUANTKIT_SOURCE``             feed source, as ``--source`` (:data:`SOURCES`)    ``synthetic``
+``QUANTKIT_WS_URL``             WebSocket base URL of ``binance``/``binance-``    Binance's
+                                ``futures`` (e.g. a testnet or a proxy)
+``QUANTKIT_REST_URL``           REST base URL of ``binance``/``binance-futures``  Binance's
+``QUANTKIT_SYMBOLS``            comma-separated symbols to ingest (``--symbols``)  the source's own
 ``QUANTKIT_FLUSH_INTERVAL``     ingest flush interval, seconds                    ``0.25``
 ``QUANTKIT_BATCH_SIZE``         ingest flush size, ticks                          ``5000``
 ``QUANTKIT_QUEUE_SIZE``         ingest queue bound, ticks                         ``200000``
+``QUANTKIT_VIEWER_TIMEOUT``     seconds without a browser heartbeat before a      ``15``
+                                read-only page stops publishing
 =============================== ================================================= ==============================
+
+**One source vocabulary.** ``--source`` of every command and ``QUANTKIT_SOURCE`` take the same
+values (:func:`parse_source`): ``synthetic`` (the local exchange's synthetic market; ``local`` is
+accepted as another name for it), ``replay:PATH[,PATH...]`` (the local exchange replaying recorded
+files), ``binance`` (live spot) and ``binance-futures`` (live USD-M). A command that cannot serve a
+value says so in one line (``quantkit exchange`` serves only the local sources).
 """
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Mapping
 
 from quantkit.errors import ConfigError
+from quantkit.symbols import parse_symbol
 
 __all__ = [
     "BINANCE_ENDPOINTS",
     "Config",
     "FeedConfig",
     "IngestConfig",
+    "LOCAL_STATUS_PATH",
     "StoreConfig",
+    "LIVE_SOURCES",
+    "SOURCES",
     "SYNTHETIC_SYMBOLS",
     "default_data_dir",
+    "is_local_source",
+    "parse_source",
+    "source_from_env",
+    "symbols_from_env",
+    "viewer_timeout_from_env",
 ]
 
 #: Symbols of the embedded synthetic market (see :mod:`quantkit.exchange.synthetic`):
@@ -49,7 +67,98 @@ BINANCE_ENDPOINTS: dict[str, tuple[str, str, str]] = {
     "futures": ("wss://fstream.binance.com", "https://fapi.binance.com", "/fapi/v1"),
 }
 
-_SOURCES = ("local", "binance", "binance-futures")
+#: The local exchange's status endpoint, a quantkit extension that Binance does not have: JSON with
+#: ``market``, ``symbols``, ``finite``, ``done``, ``published`` and per symbol ``first_ids``, ``last_ids``,
+#: ``counts`` (see :meth:`quantkit.exchange.LocalExchange.status`). Clients ask it only of a local exchange.
+LOCAL_STATUS_PATH = "/quantkit/v1/status"
+
+#: The values of ``--source`` and ``QUANTKIT_SOURCE``, in every command (``replay:`` takes paths).
+SOURCES: tuple[str, ...] = ("synthetic", "replay:PATH[,PATH...]", "binance", "binance-futures")
+#: The sources that are live Binance endpoints (the others run on quantkit's local exchange).
+LIVE_SOURCES: tuple[str, ...] = ("binance", "binance-futures")
+_LOCAL_ALIASES = ("local",)
+_DEFAULT_VIEWER_TIMEOUT_S = 15.0
+
+
+def parse_source(raw: str, name: str = "source") -> str:
+    """The canonical spelling of a source (see the module docstring), for ``--source`` and ``QUANTKIT_SOURCE``.
+
+    Args:
+        raw: ``synthetic`` (or ``local``), ``replay:PATH[,PATH...]``, ``binance`` or ``binance-futures``.
+        name: what to call the value in an error (``--source``, ``QUANTKIT_SOURCE``).
+
+    Returns:
+        ``"synthetic"``, ``"replay:<paths>"`` (paths stripped, none empty), ``"binance"`` or
+        ``"binance-futures"``.
+
+    Raises:
+        ConfigError: anything else (the message names the value and lists the accepted ones).
+
+    Examples:
+        >>> parse_source("local"), parse_source(" Binance ")
+        ('synthetic', 'binance')
+    """
+    text = str(raw).strip()
+    low = text.lower()
+    if low in ("synthetic", *_LOCAL_ALIASES):
+        return "synthetic"
+    if low in LIVE_SOURCES:
+        return low
+    if low.startswith("replay:"):
+        paths = [p.strip() for p in text[len("replay:") :].split(",")]
+        if not paths or not all(paths):
+            raise ConfigError(name, raw, "replay needs file paths: replay:PATH[,PATH...]")
+        return "replay:" + ",".join(paths)
+    raise ConfigError(name, raw, f"expected one of {', '.join(SOURCES)}")
+
+
+def is_local_source(source: str) -> bool:
+    """Whether a (parsed) source runs on quantkit's local exchange (``synthetic`` or ``replay:...``)."""
+    return source not in LIVE_SOURCES
+
+
+def source_from_env(env: Mapping[str, str] | None = None) -> str:
+    """``QUANTKIT_SOURCE`` parsed with :func:`parse_source`; ``"synthetic"`` when unset."""
+    env = os.environ if env is None else env
+    raw = env.get("QUANTKIT_SOURCE", "")
+    return parse_source(raw, "QUANTKIT_SOURCE") if raw.strip() else "synthetic"
+
+
+def symbols_from_env(env: Mapping[str, str] | None = None) -> tuple[str, ...] | None:
+    """``QUANTKIT_SYMBOLS`` as symbols (:func:`quantkit.symbols.parse_symbols`); ``None`` when unset
+    (the source's own symbols apply).
+
+    Raises:
+        ConfigError: a name that is not a symbol.
+    """
+    from quantkit.symbols import parse_symbols
+
+    env = os.environ if env is None else env
+    raw = env.get("QUANTKIT_SYMBOLS", "")
+    try:
+        return parse_symbols(raw) or None
+    except ValueError as exc:
+        raise ConfigError("QUANTKIT_SYMBOLS", raw, str(exc)) from None
+
+
+def viewer_timeout_from_env(env: Mapping[str, str] | None = None) -> float:
+    """``QUANTKIT_VIEWER_TIMEOUT`` in seconds (default 15): a read-only page without a browser heartbeat
+    for this long stops publishing.
+
+    Raises:
+        ConfigError: the variable is not a positive number (the message names it).
+    """
+    env = os.environ if env is None else env
+    raw = env.get("QUANTKIT_VIEWER_TIMEOUT", "")
+    if raw.strip() == "":
+        return _DEFAULT_VIEWER_TIMEOUT_S
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError("QUANTKIT_VIEWER_TIMEOUT", raw, "expected seconds, e.g. 15") from None
+    if not (math.isfinite(value) and value > 0):
+        raise ConfigError("QUANTKIT_VIEWER_TIMEOUT", raw, "must be > 0 seconds")
+    return value
 
 
 def default_data_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -151,8 +260,13 @@ class FeedConfig:
         if not self.symbols:
             raise ConfigError("symbols", self.symbols, "at least one symbol is required")
         for s in self.symbols:
-            if not s or not s.isalnum() or s.upper() != s:
-                raise ConfigError("symbols", s, "symbols are upper-case letters and digits, e.g. BTCUSDT")
+            try:
+                sym = parse_symbol(s)
+            except ValueError as exc:
+                raise ConfigError("symbols", s, str(exc)) from None
+            if sym.name != s or sym.stream is not None or sym.exchange_symbol != s:
+                raise ConfigError("symbols", s, "the feed subscribes exchange names, upper-case (e.g. BTCUSDT); "
+                                  f"the USD-M perpetual {sym.name} is {sym.exchange_symbol} on the futures source")
         if self.market not in ("spot", "futures"):
             raise ConfigError("market", self.market, "expected 'spot' or 'futures'")
         if self.stream not in ("trade", "aggTrade"):
@@ -174,15 +288,16 @@ class FeedConfig:
         """The feed for a named source; only the URLs differ between them.
 
         Args:
-            source: ``"local"`` (the embedded exchange at ``local_url``),
-                ``"binance"`` (spot) or ``"binance-futures"`` (USD-M).
+            source: a source of :data:`SOURCES` (``"synthetic"``, ``"replay:..."`` or ``"local"``: the
+                embedded exchange at ``local_url``), ``"binance"`` (spot) or ``"binance-futures"`` (USD-M).
             symbols: symbols to subscribe to.
             local_url: base ``http://host:port`` of the local exchange (it
                 serves WebSocket and REST on one port).
             **overrides: any other :class:`FeedConfig` field.
         """
         syms = tuple(s.upper() for s in symbols)
-        if source == "local":
+        source = parse_source(source)
+        if is_local_source(source):
             host = local_url.split("://", 1)[-1].rstrip("/")
             market = str(overrides.pop("market", "spot"))
             return cls(symbols=syms, ws_url=f"ws://{host}", rest_url=f"http://{host}", market=market, **overrides)  # type: ignore[arg-type]
@@ -192,7 +307,7 @@ class FeedConfig:
         if source == "binance-futures":
             ws, rest, _ = BINANCE_ENDPOINTS["futures"]
             return cls(symbols=syms, ws_url=ws, rest_url=rest, market="futures", **overrides)  # type: ignore[arg-type]
-        raise ConfigError("source", source, f"expected one of {', '.join(_SOURCES)}")
+        raise AssertionError(source)  # parse_source accepts nothing else
 
     @property
     def rest_prefix(self) -> str:
@@ -246,7 +361,8 @@ class Config:
     Attributes:
         data_dir: folder for the embedded store, reports and logs.
         store: where ticks live.
-        source: ``"local"``, ``"binance"`` or ``"binance-futures"``.
+        source: a source of :data:`SOURCES`, canonical (``"synthetic"``, ``"replay:..."``, ``"binance"``,
+            ``"binance-futures"``; ``"local"`` is read as ``"synthetic"``).
         symbols: symbols to ingest.
         ingest: batching of the ingest thread.
         ws_url: override of the source's WebSocket URL (``None``: the source's own).
@@ -255,35 +371,43 @@ class Config:
 
     data_dir: Path
     store: StoreConfig
-    source: str = "local"
+    source: str = "synthetic"
     symbols: tuple[str, ...] = SYNTHETIC_SYMBOLS
     ingest: IngestConfig = field(default_factory=IngestConfig)
     ws_url: str | None = None
     rest_url: str | None = None
 
     def __post_init__(self) -> None:
-        if self.source not in _SOURCES:
-            raise ConfigError("source", self.source, f"expected one of {', '.join(_SOURCES)}")
+        object.__setattr__(self, "source", parse_source(self.source))
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Config":
         """Build the configuration from ``QUANTKIT_*`` variables (see the module docstring)."""
         env = os.environ if env is None else env
-        raw_symbols = env.get("QUANTKIT_SYMBOLS", "")
-        symbols = tuple(s.strip().upper() for s in raw_symbols.split(",") if s.strip()) or SYNTHETIC_SYMBOLS
         return cls(
             data_dir=default_data_dir(env),
             store=StoreConfig.from_env(env),
-            source=env.get("QUANTKIT_SOURCE") or "local",
-            symbols=symbols,
+            source=source_from_env(env),
+            symbols=symbols_from_env(env) or SYNTHETIC_SYMBOLS,
             ingest=IngestConfig.from_env(env),
             ws_url=env.get("QUANTKIT_WS_URL") or None,
             rest_url=env.get("QUANTKIT_REST_URL") or None,
         )
 
-    def feed(self, *, local_url: str = "http://127.0.0.1:9443") -> FeedConfig:
-        """The :class:`FeedConfig` for this configuration's source and symbols."""
-        fc = FeedConfig.for_source(self.source, self.symbols, local_url=local_url)
-        if self.ws_url or self.rest_url:
+    def feed(
+        self, *, local_url: str = "http://127.0.0.1:9443", symbols: tuple[str, ...] | None = None, **overrides: object
+    ) -> FeedConfig:
+        """The :class:`FeedConfig` for this configuration's source and symbols.
+
+        Args:
+            local_url: ``http://host:port`` of the local exchange (``synthetic`` / ``replay:`` sources).
+            symbols: subscribe to these instead of :attr:`symbols`.
+            **overrides: other :class:`FeedConfig` fields (e.g. ``market`` of a local exchange).
+
+        ``ws_url``/``rest_url`` (``QUANTKIT_WS_URL``/``QUANTKIT_REST_URL``) replace the URLs of the live
+        sources; a local exchange is always reached at ``local_url``.
+        """
+        fc = FeedConfig.for_source(self.source, symbols or self.symbols, local_url=local_url, **overrides)
+        if not is_local_source(self.source) and (self.ws_url or self.rest_url):
             fc = replace(fc, ws_url=self.ws_url or fc.ws_url, rest_url=self.rest_url or fc.rest_url)
         return fc

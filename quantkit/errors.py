@@ -13,6 +13,7 @@ that already catch ``ValueError`` keep working::
     │   └── FeedConnectionError           could not connect / the connection ended abnormally
     ├── StoreError                        the tick store failed
     │   ├── SymbolNotFoundError (KeyError)
+    │   ├── StoreNotFoundError            a read-only open of a store or library that does not exist
     │   ├── SchemaError (ValueError)      a frame does not match the tick/candle schema
     │   └── StoreFullError                LMDB map full or disk full: writes refused, data intact
     ├── DataFileError (ValueError)        an input file (CSV, capture) is unreadable as a whole
@@ -49,6 +50,7 @@ __all__ = [
     "SourceError",
     "StoreError",
     "StoreFullError",
+    "StoreNotFoundError",
     "SymbolNotFoundError",
 ]
 
@@ -138,6 +140,20 @@ class SymbolNotFoundError(StoreError, KeyError):
 
     def __str__(self) -> str:  # KeyError would repr() the message
         return str(self.args[0])
+
+
+class StoreNotFoundError(StoreError):
+    """A store opened for reading only does not exist (nothing is created).
+
+    Attributes:
+        uri: the store URI (credentials redacted).
+        library: the ArcticDB library name.
+    """
+
+    def __init__(self, uri: str, library: str) -> None:
+        self.uri = uri
+        self.library = library
+        super().__init__(f"no store at {uri} (library {library!r}): check --store / QUANTKIT_ARCTIC_URI")
 
 
 class SchemaError(StoreError, ValueError):

@@ -40,6 +40,7 @@ __all__ = [
     "BAR_DTYPES",
     "TICK_COLUMNS",
     "TICK_DTYPES",
+    "TRADE_IDENTITY",
     "Trade",
     "empty_bars",
     "empty_ticks",
@@ -73,6 +74,10 @@ class Trade(NamedTuple):
 
 
 TICK_COLUMNS: tuple[str, ...] = ("trade_id", "price", "qty", "quote_qty", "is_buyer_maker")
+#: What makes two rows with one trade id the same trade: these columns and the trade time to the
+#: millisecond (``quote_qty`` is derived, and files state it with different rounding). Rows with one id
+#: that differ here are a conflict, never a silent replacement (:mod:`quantkit.store.importer`).
+TRADE_IDENTITY: tuple[str, ...] = ("price", "qty", "is_buyer_maker")
 TICK_DTYPES: dict[str, str] = {
     "trade_id": "int64",
     "price": "float64",

@@ -3,8 +3,8 @@
 Layers, top to bottom (each usable alone)::
 
     AlertMonitor (monitor.py)   store -> bars -> statistics -> rules -> log + history; run_once()/start()
-    ├── PairSource (source.py)  final, aligned pair bars from the store's tick tail (BarBuilder, bars.py)
-    ├── PairTracker (tracker.py) O(1)-per-bar hedge ratio (OLS/Huber/Kalman), spread, z, correlation + history
+    ├── PairSource (source.py)  final, aligned pair bars from the store's tick tail (quantkit.store.BarBuilder)
+    ├── PairTrack (track.py)    bars + statistics history; the statistics by quantkit.analytics.PairStream
     ├── AlertEngine (engine.py) rule states: hysteresis, cooldown per rule and direction
     │   └── rules (rules.py)    ZScoreRule, SpreadWidthRule, CorrelationBreakdownRule, StaleFeedRule
     └── AlertHistory (history.py) alerts in the store's records table, reloaded on restart
@@ -19,7 +19,6 @@ The live dashboard (:mod:`quantkit.dashboard.live`) draws what an
 from __future__ import annotations
 
 from quantkit.alerts.alert import DIRECTIONS, LONG_SPREAD, NO_DIRECTION, SHORT_SPREAD, Alert, alerts_to_frame, frame_to_alerts
-from quantkit.alerts.bars import BAR_FIELDS, BarBuilder, bar_ms, bars_to_rows
 from quantkit.alerts.engine import AlertEngine, RuleState
 from quantkit.alerts.history import ALERT_RECORD_KIND, AlertHistory
 from quantkit.alerts.monitor import AlertMonitor
@@ -35,13 +34,11 @@ from quantkit.alerts.rules import (
 )
 from quantkit.alerts.runner import run_monitors
 from quantkit.alerts.source import PAIR_FIELDS, PairSource
-from quantkit.alerts.tracker import HEDGE_METHODS, STAT_FIELDS, TRACK_FIELDS, PairTracker
+from quantkit.alerts.track import STAT_FIELDS, TRACK_FIELDS, PairTrack
 
 __all__ = [
     "ALERT_RECORD_KIND",
-    "BAR_FIELDS",
     "DIRECTIONS",
-    "HEDGE_METHODS",
     "LONG_SPREAD",
     "NO_DIRECTION",
     "PAIR_FIELDS",
@@ -52,11 +49,10 @@ __all__ = [
     "AlertEngine",
     "AlertHistory",
     "AlertMonitor",
-    "BarBuilder",
     "CorrelationBreakdownRule",
     "Observation",
     "PairSource",
-    "PairTracker",
+    "PairTrack",
     "Rule",
     "RuleError",
     "RuleState",
@@ -64,8 +60,6 @@ __all__ = [
     "StaleFeedRule",
     "ZScoreRule",
     "alerts_to_frame",
-    "bar_ms",
-    "bars_to_rows",
     "default_rules",
     "frame_to_alerts",
     "run_monitors",

@@ -10,7 +10,8 @@ Per :meth:`AlertMonitor.run_once`:
 1. the :class:`~quantkit.alerts.source.PairSource` reads the legs' new ticks
    and returns the pair bars that became final (the first call seeds from the
    stored history);
-2. each bar updates the :class:`~quantkit.alerts.tracker.PairTracker` (O(1))
+2. each bar updates the :class:`~quantkit.alerts.track.PairTrack` (O(1), by
+   :class:`quantkit.analytics.PairStream`)
    and is judged by the bar rules; the seed itself raises nothing (signals
    already open are *primed*, and cooldowns are restored from the stored history);
 3. the wall-clock rules (stale feed) are judged once;
@@ -22,19 +23,20 @@ from __future__ import annotations
 
 import collections
 import logging
-import threading
 import time
 from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 import pandas as pd
 
+from quantkit._threads import ServiceThread, every
 from quantkit.alerts.alert import Alert
 from quantkit.alerts.engine import AlertEngine
 from quantkit.alerts.history import AlertHistory
 from quantkit.alerts.rules import Observation, Rule, default_rules
 from quantkit.alerts.source import PairSource
-from quantkit.alerts.tracker import PairTracker
+from quantkit.alerts.track import PairTrack
 from quantkit.errors import ConfigError
+from quantkit.symbols import parse_pair
 
 if TYPE_CHECKING:
     from quantkit.store import TickStore
@@ -43,13 +45,10 @@ __all__ = ["AlertMonitor"]
 
 
 def _pair(pair: str | Sequence[str]) -> tuple[str, str]:
-    if isinstance(pair, str):
-        parts = [p.strip().upper() for p in pair.replace(",", "/").split("/")]
-    else:
-        parts = [str(p).strip().upper() for p in pair]
-    if len(parts) != 2 or not all(parts) or parts[0] == parts[1]:
-        raise ConfigError("pair", pair, "expected two different symbols, e.g. 'SYNAUSDT/SYNBUSDT'")
-    return parts[0], parts[1]
+    try:
+        return parse_pair(pair if isinstance(pair, str) else list(pair))
+    except ValueError as exc:
+        raise ConfigError("pair", pair, f"expected two different symbols, e.g. 'SYNAUSDT/SYNBUSDT' ({exc})") from None
 
 
 class AlertMonitor:
@@ -76,7 +75,7 @@ class AlertMonitor:
 
     Attributes:
         source: the :class:`~quantkit.alerts.source.PairSource`.
-        tracker: the :class:`~quantkit.alerts.tracker.PairTracker`.
+        tracker: the :class:`~quantkit.alerts.track.PairTrack` (bars + statistics).
         engine: the :class:`~quantkit.alerts.engine.AlertEngine`.
         history: the :class:`~quantkit.alerts.history.AlertHistory`.
         recent: recent alerts of this pair, oldest first (reloaded history + new).
@@ -123,7 +122,7 @@ class AlertMonitor:
         self.log_level = int(log_level)
         self.source = PairSource(store, y, x, bar, history_bars=history_bars, grace_s=grace_s,
                                  min_quote_volume=min_volume, clock=clock)
-        self.tracker = PairTracker(window, method, capacity=history_bars)
+        self.tracker = PairTrack(window, method, capacity=history_bars)
         self.engine = AlertEngine(default_rules() if rules is None else rules, source=label)
         self.history = AlertHistory(store)
         self.recent: collections.deque[Alert] = collections.deque(maxlen=int(recent))
@@ -132,8 +131,11 @@ class AlertMonitor:
         self.last_error: str | None = None
         self._unsaved: list[Alert] = []
         self._primed = False
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = ServiceThread(
+            every(self.run_once, lambda: self.interval,
+                  on_error=lambda exc: self._error(f"run failed: {type(exc).__name__}: {exc}")),
+            name=f"quantkit-alerts-{self.pair}",
+        )
 
     # ------------------------------------------------------------------------------------------ evaluation
     def observation(self) -> Observation | None:
@@ -227,34 +229,20 @@ class AlertMonitor:
     # ------------------------------------------------------------------------------------------ thread
     def start(self) -> "AlertMonitor":
         """Run :meth:`run_once` every ``interval`` seconds in a daemon thread (idempotent)."""
-        if self._thread is None or not self._thread.is_alive():
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name=f"quantkit-alerts-{self.pair}", daemon=True)
-            self._thread.start()
+        self._loop.start()
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the thread (idempotent)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self._loop.stop(timeout)
 
     @property
     def running(self) -> bool:
         """True while the :meth:`start` thread runs."""
-        return self._thread is not None and self._thread.is_alive()
+        return self._loop.running
 
     def __enter__(self) -> "AlertMonitor":
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.run_once()
-            except Exception as exc:  # noqa: BLE001 - reported, then retried at the next interval
-                self._error(f"run failed: {type(exc).__name__}: {exc}")
-            self._stop.wait(self.interval)

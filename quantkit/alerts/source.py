@@ -6,8 +6,8 @@ in this process, another notebook or another process (``quantkit up``):
 * :meth:`PairSource.seed` reads up to ``history_bars`` stored bars per leg
   (server-side resampling) and the ticks of the bars still open;
 * :meth:`PairSource.poll` reads each leg's ticks newer than the last one seen
-  (a small ``date_range`` read), folds them into :class:`~quantkit.alerts.bars.BarBuilder`
-  bars, and returns the pair bars that became final.
+  (a small ``date_range`` read), folds them into :class:`~quantkit.store.BarBuilder`
+  bars (the store's bar rule), and returns the pair bars that became final.
 
 A pair bar is emitted once **both** legs' bars for that open time are final
 (inner alignment: an open time where one leg did not trade is skipped, as
@@ -29,8 +29,9 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 import pandas as pd
 
-from quantkit.alerts.bars import BAR_FIELDS, BarBuilder, bar_ms, bars_to_rows
+from quantkit.analytics.alignment import read_bars
 from quantkit.errors import ConfigError
+from quantkit.store import BAR_FIELDS, BarBuilder, bar_ms, bars_to_rows
 
 if TYPE_CHECKING:
     from quantkit.store import TickStore
@@ -168,9 +169,7 @@ class PairSource:
         end = pd.Timestamp(cutoff, unit="ms", tz="UTC")
         for s in (self.y, self.x):
             b = self.builders[s] = BarBuilder(f)
-            bars = self.store.bars(s, self.bar, start, end)
-            rows = bars_to_rows(bars)
-            rows = rows[rows[:, 0] < cutoff]
+            rows = bars_to_rows(read_bars(self.store, s, self.bar, start, end))  # the pair loader's rule: [start, end)
             self._pending[s] = {int(r[0]): r for r in rows}
             last_ms, last_id = lasts[s]  # type: ignore[misc]
             if last_ms < cutoff:

@@ -7,16 +7,20 @@ input raises :class:`quantkit.errors.AnalyticsError` naming the problem.
 Logger: ``"quantkit.analytics"``.
 
 Modules: alignment (align_pair), hedge (OLS/TLS/Huber/Johansen, rolling and
-expanding OLS), kalman, spread (spread, z-score, bands), stationarity (ADF,
+expanding OLS), kalman, spreads (spread, z-score, bands), stationarity (ADF,
 KPSS), cointegration (Engle-Granger, Johansen), meanreversion (half-life, OU,
 Hurst, variance ratio), relationship (return correlation, lead-lag, beta
 stability), marketstate (volatility regime, trend, VWAP, trade imbalance),
-streaming (O(1) estimators, PairStream), scanner (scan_pairs), results.
+streaming (O(1) estimators, PairStream), scanner (scan_pairs, default_pair), verdict
+(cointegration_study: the one cointegration verdict), results. The pair loader
+(alignment.load_pair) is the one reader of a pair's bars from a store.
+PairStream (streaming) is the one live engine (dashboard, alerts); decimation is the one chart
+decimator (bounded points per line, every bucket's min and max kept) of every page and report.
 """
 
 from __future__ import annotations
 
-from .alignment import align_pair, price_series
+from .alignment import Gap, PairBars, align_pair, load_pair, price_series, read_bars
 from .cointegration import EngleGrangerResult, JohansenResult, engle_granger, johansen
 from .hedge import (
     HedgeRatio,
@@ -40,13 +44,19 @@ from .relationship import (
     rolling_correlation,
 )
 from .results import Result
-from .scanner import SCAN_COLUMNS, load_closes, scan_pairs
-from .spread import bollinger_bands, rolling_mean_std, spread, zscore
+from .scanner import SCAN_COLUMNS, PairChoice, default_bar_size, default_pair, load_closes, scan_pairs
+from .spreads import bollinger_bands, rolling_mean_std, spread, zscore
 from .stationarity import ADFResult, KPSSResult, adf, kpss
-from .streaming import KalmanStream, PairStream, RollingCovariance, RollingMoments
+from .verdict import CointegrationStudy, cointegration_study
+from .streaming import HEDGE_METHODS, KalmanStream, PairStream, RollingCovariance, RollingMoments
 
 __all__ = [
     "ADFResult",
+    "CointegrationStudy",
+    "Gap",
+    "PairBars",
+    "PairChoice",
+    "HEDGE_METHODS",
     "BetaStability",
     "CrossCorrelation",
     "EngleGrangerResult",
@@ -67,6 +77,11 @@ __all__ = [
     "VarianceRatio",
     "adf",
     "align_pair",
+    "cointegration_study",
+    "default_bar_size",
+    "default_pair",
+    "load_pair",
+    "read_bars",
     "beta_stability",
     "bollinger_bands",
     "cross_correlation",

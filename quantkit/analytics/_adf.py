@@ -25,12 +25,12 @@ import math
 from typing import Literal
 
 import numpy as np
-from scipy.linalg import lapack
+from scipy.linalg import lapack, solve_triangular
 from numpy.lib.stride_tricks import sliding_window_view
 
 from quantkit.errors import AnalyticsError
 
-__all__ = ["ADFCore", "adf_core", "default_maxlag"]
+__all__ = ["ADFCore", "adf_core", "coef_names", "default_maxlag"]
 
 _LOG_2PI_P1 = math.log(2.0 * math.pi) + 1.0
 _dgeqrf = lapack.dgeqrf
@@ -39,7 +39,7 @@ _dgeqrf = lapack.dgeqrf
 class ADFCore:
     """Raw ADF outputs."""
 
-    __slots__ = ("icbest", "maxlag", "nobs", "stat", "usedlag")
+    __slots__ = ("bse", "icbest", "maxlag", "nobs", "params", "stat", "usedlag")
 
     def __init__(self, stat: float, usedlag: int, nobs: int, icbest: float | None, maxlag: int) -> None:
         self.stat = stat
@@ -47,6 +47,22 @@ class ADFCore:
         self.nobs = nobs
         self.icbest = icbest
         self.maxlag = maxlag
+        #: coefficients of the final regression by name (``coefs=True`` only), see :func:`coef_names`
+        self.params: dict[str, float] = {}
+        #: their classical (homoskedastic) standard errors
+        self.bse: dict[str, float] = {}
+
+
+def coef_names(regression: str, usedlag: int) -> list[str]:
+    """Names of the final ADF regression's coefficients, in column order.
+
+    ``const``, ``trend``, ``trend_sq`` (the deterministic terms present), then
+    ``diff_lag1 .. diff_lag<p>`` (lagged differences), then ``level_lag1``: the
+    coefficient gamma on the lagged level, ``dx_t = ... + gamma x_{t-1} + e_t``
+    (the AR(1) term whose t statistic is the ADF statistic).
+    """
+    trend = {"n": [], "c": ["const"], "ct": ["const", "trend"], "ctt": ["const", "trend", "trend_sq"]}[regression]
+    return trend + [f"diff_lag{j}" for j in range(1, usedlag + 1)] + ["level_lag1"]
 
 
 def default_maxlag(nobs: int, regression: str) -> int:
@@ -96,6 +112,7 @@ def adf_core(
     regression: Literal["c", "ct", "ctt", "n"] = "c",
     autolag: Literal["aic", "bic"] | None = "aic",
     method: Literal["qr", "gram"] = "qr",
+    coefs: bool = False,
 ) -> ADFCore:
     """ADF statistic on a NaN-free float array (inputs validated by the caller).
 
@@ -105,6 +122,8 @@ def adf_core(
         regression: deterministic terms: "c", "ct", "ctt" or "n".
         autolag: "aic"/"bic" to choose the lag count in ``0..maxlag``, None to use ``maxlag``.
         method: "qr" (default) or "gram" (faster; see module docstring).
+        coefs: also solve for the final regression's coefficients and standard errors
+            (``ADFCore.params`` / ``.bse``; a k x k triangular solve, k = terms + lags + 1).
     """
     nobs_all = len(x)
     ntrend = len(regression) if regression != "n" else 0
@@ -167,4 +186,14 @@ def adf_core(
     if s == 0.0 or rkk == 0.0:
         raise AnalyticsError("adf: perfect fit (the series is deterministic); the test is undefined")
     stat = math.copysign(1.0, rkk) * r[k - 1, k] / s
-    return ADFCore(float(stat), int(usedlag), int(nobs), icbest, int(maxlag))
+    out = ADFCore(float(stat), int(usedlag), int(nobs), icbest, int(maxlag))
+    if coefs:
+        # R b = Q'y (the first k rows); cov(b) = s^2 (R'R)^-1 = s^2 R^-1 R^-T
+        rk = r[:k, :k]
+        b = solve_triangular(rk, r[:k, k])
+        rinv = solve_triangular(rk, np.eye(k))
+        se = s * np.sqrt(np.einsum("ij,ij->i", rinv, rinv))
+        names = coef_names(regression, int(usedlag))
+        out.params = {nm: float(v) for nm, v in zip(names, b)}
+        out.bse = {nm: float(v) for nm, v in zip(names, se)}
+    return out

@@ -3,21 +3,27 @@
 Rolling sums by plain cumulative sums lose precision: ``C[t] - C[t-w]``
 cancels numbers that grow with the whole history, and ``E[x^2] - E[x]^2``
 cancels the squared level (prices of 1e5 with a window std of 10 lose ~8
-digits). Here the series is cut into blocks of ``B = window`` bars; the
-window ending in block ``k`` lies inside blocks ``k-1`` and ``k``, so each
-pair of blocks is centred on its own first value (a value *before* every window
-that uses it, so results stay strictly causal: a later value can never change an
-earlier output, not even in the last bit) and cumulated on its own. Errors
-then scale with the local level deviation inside ``2 * window`` bars, not with
-the history: batch results agree with statsmodels and with the streaming
+digits). Here the series is cut into rows of ``B`` bars (``B = max(2 * window,
+64)``); row ``k`` holds the ``window`` bars before its own ``B`` (a strided view
+of the data: rows overlap by ``window`` bars, so every window ending in the row
+lies inside it). Each row is centred on its own first value -- a value *before*
+every window that uses it, so results stay strictly causal: a later value can
+never change an earlier output, not even in the last bit -- and cumulated on its
+own. Errors then scale with the level deviation inside ``B + window`` bars, not
+with the history: batch results agree with statsmodels and with the streaming
 (Welford) estimators to ~1e-12 relative on price-like data.
 
-Cost: ~2n work per summed quantity, all in numpy; no Python loop over bars.
+Cost: ~``(1 + window / B)`` n work per summed quantity (1.5 n for windows of 32
+bars or more), all in numpy with in-place cumulative sums; no Python loop over bars.
+(Longer rows would be cheaper, but a cumulative sum's round-off grows with the row
+length: rows of ``3 * window`` keep the error within ~2x of the ``2 * window`` blocks
+this replaced, which the streaming-vs-batch property tests hold to 1e-9.)
 """
 
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 __all__ = ["WindowMoments", "expanding_moments", "rolling_moments"]
 
@@ -52,30 +58,38 @@ class WindowMoments:
     sum_xy_raw: np.ndarray
 
 
-def _blocks(a: np.ndarray, b: int, nb: int) -> np.ndarray:
-    """(nb, 2b) array: row k holds a[(k-1)b:(k+1)b] (front/back padded with edge values)."""
-    n = len(a)
-    total = (nb + 1) * b
-    padded = np.empty(total, dtype=np.float64)
-    padded[:b] = a[0]
-    padded[b : b + n] = a
-    padded[b + n :] = a[-1]
-    lo = padded[: nb * b].reshape(nb, b)
-    hi = padded[b : (nb + 1) * b].reshape(nb, b)
-    return np.concatenate([lo, hi], axis=1)
+def _row_length(window: int) -> int:
+    """``B``: bars per row (see the module docstring)."""
+    return max(2 * window, 64)
 
 
-def _window_sum_of_block_cumsum(c: np.ndarray, b: int, n: int) -> np.ndarray:
-    """From per-block cumulative sums (with a leading 0 column) get the window sum ending at every t."""
-    # window ending at t (block k = t // b, j = t - k*b) covers local [j+1, j+b] -> c[k, j+b+1] - c[k, j+1]
-    out = c[:, b + 1 : 2 * b + 1] - c[:, 1 : b + 1]
-    return out.reshape(-1)[:n]
+def _rows(a: np.ndarray, w: int, b: int, nb: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(d, ref)``: ``d`` is (nb, b + w), row k = ``a[k*b - w : (k+1)*b] - ref[k]`` (edge-padded),
+    with ``ref[k]`` the row's first value; ``ref`` has shape (nb, 1)."""
+    n = a.shape[0]
+    padded = np.empty(w + nb * b, dtype=np.float64)
+    padded[:w] = a[0]
+    padded[w : w + n] = a
+    padded[w + n :] = a[-1]
+    view = as_strided(padded, shape=(nb, b + w), strides=(b * 8, 8), writeable=False)
+    ref = padded[: nb * b : b].reshape(nb, 1).copy()
+    return np.subtract(view, ref), ref
+
+
+def _window_sums(c: np.ndarray, w: int, b: int) -> np.ndarray:
+    """From row-wise inclusive cumulative sums, the (nb, b) sums of the ``w`` values ending at every bar."""
+    # the window ending at bar t = k*b + j covers row positions j+1 .. j+w
+    return np.subtract(c[:, w : w + b], c[:, :b])
+
+
+def _flat(a: np.ndarray, n: int) -> np.ndarray:
+    return a.reshape(-1)[:n]
 
 
 def _fill_nan(a: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Replace masked values by the previous valid one (the first valid one at the start).
 
-    Only used to keep block references at the data's level; windows holding a
+    Only used to keep row references at the data's level; windows holding a
     masked value are set to NaN afterwards.
     """
     pos = np.where(mask, 0, np.arange(len(a)))
@@ -83,13 +97,6 @@ def _fill_nan(a: np.ndarray, mask: np.ndarray) -> np.ndarray:
     pos[:first] = first
     np.maximum.accumulate(pos, out=pos)
     return a[pos]
-
-
-def _cumsum0(m: np.ndarray) -> np.ndarray:
-    c = np.empty((m.shape[0], m.shape[1] + 1), dtype=np.float64)
-    c[:, 0] = 0.0
-    np.cumsum(m, axis=1, out=c[:, 1:])
-    return c
 
 
 def rolling_moments(
@@ -110,7 +117,8 @@ def rolling_moments(
         raw_products: also compute uncentred sums of x*x and x*y.
     """
     n = len(x)
-    b = int(window)
+    w = int(window)
+    b = _row_length(w)
     nb = -(-n // b)
     two = y is not None
     nan_x = np.isnan(x)
@@ -122,50 +130,71 @@ def rolling_moments(
         x = _fill_nan(x, nan_any)
         if two:
             y = _fill_nan(y, nan_any)  # type: ignore[arg-type]
-    bx = _blocks(x, b, nb)
-    rx = bx[:, :1].copy()
-    dx = bx - rx
-    sx = _window_sum_of_block_cumsum(_cumsum0(dx), b, n)
-    sxx = _window_sum_of_block_cumsum(_cumsum0(dx * dx), b, n)
-    ref_x = np.repeat(rx[:, 0], b)[:n]
+    fw = float(w)
+    # all arithmetic on (nb, b) blocks (the row references broadcast), flattened views at the end
+    dx, rx = _rows(x, w, b, nb)
     out = WindowMoments()
-    w = float(b)
-    out.mean_x = ref_x + sx / w
-    out.m2_x = sxx - sx * sx / w
-    out.raw_xx = sxx
     if two:
-        by = _blocks(y, b, nb)  # type: ignore[arg-type]
-        ry = by[:, :1].copy()
-        dy = by - ry
-        sy = _window_sum_of_block_cumsum(_cumsum0(dy), b, n)
-        syy = _window_sum_of_block_cumsum(_cumsum0(dy * dy), b, n)
-        sxy = _window_sum_of_block_cumsum(_cumsum0(dx * dy), b, n)
-        ref_y = np.repeat(ry[:, 0], b)[:n]
-        out.mean_y = ref_y + sy / w
-        out.m2_y = syy - sy * sy / w
-        out.c_xy = sxy - sx * sy / w
-        out.raw_yy = syy
+        dy, ry = _rows(y, w, b, nb)  # type: ignore[arg-type]
+        dxy = dx * dy
+        np.cumsum(dxy, axis=1, out=dxy)
+        sxy = _window_sums(dxy, w, b)
+        del dxy
+        dyy = np.square(dy)
+        np.cumsum(dy, axis=1, out=dy)
+        np.cumsum(dyy, axis=1, out=dyy)
+        sy = _window_sums(dy, w, b)
+        syy = _window_sums(dyy, w, b)
+        del dy, dyy
+    dxx = np.square(dx)
+    np.cumsum(dx, axis=1, out=dx)
+    np.cumsum(dxx, axis=1, out=dxx)
+    sx = _window_sums(dx, w, b)
+    sxx = _window_sums(dxx, w, b)
+    del dx, dxx
+    mean_x = sx / fw
+    mean_x += rx
+    out.mean_x = _flat(mean_x, n)
+    m2 = sx * sx
+    m2 /= -fw
+    m2 += sxx
+    out.m2_x = _flat(m2, n)
+    out.raw_xx = _flat(sxx, n)
+    if two:
+        mean_y = sy / fw
+        mean_y += ry
+        out.mean_y = _flat(mean_y, n)
+        m2y = sy * sy
+        m2y /= -fw
+        m2y += syy
+        out.m2_y = _flat(m2y, n)
+        cxy = sx * sy
+        cxy /= -fw
+        cxy += sxy
+        out.c_xy = _flat(cxy, n)
+        out.raw_yy = _flat(syy, n)
         if raw_products:
             # sum x*y = sum (dx + rx)(dy + ry) = sxy + ry*sx + rx*sy + w*rx*ry
-            out.sum_xy_raw = sxy + ref_y * sx + ref_x * sy + w * ref_x * ref_y
+            out.sum_xy_raw = _flat(sxy + ry * sx + rx * sy + fw * rx * ry, n)
     if raw_products:
-        out.sum_xx_raw = sxx + 2.0 * ref_x * sx + w * ref_x * ref_x
-    out.count = np.full(n, w)
-    invalid = np.zeros(n, dtype=bool)
-    invalid[: b - 1] = True
+        out.sum_xx_raw = _flat(sxx + 2.0 * rx * sx + fw * rx * rx, n)
+    out.count = np.broadcast_to(fw, (n,))  # read-only: every valid window holds ``window`` points
+    names = ("mean_x", "m2_x", "raw_xx", "mean_y", "m2_y", "c_xy", "raw_yy", "sum_xx_raw", "sum_xy_raw")
+    for name in names:  # warm-up: a slice, not a mask
+        arr = getattr(out, name, None)
+        if arr is not None:
+            arr[: w - 1] = np.nan
     if has_nan:
         cnt = np.concatenate([[0], np.cumsum(nan_any, dtype=np.int64)])
-        bad_in_window = cnt[b:] - cnt[:-b] > 0
-        invalid[b - 1 :] |= bad_in_window
-    if invalid.any():
-        for name in ("mean_x", "m2_x", "raw_xx", "mean_y", "m2_y", "c_xy", "raw_yy", "sum_xx_raw", "sum_xy_raw"):
+        bad = np.flatnonzero(cnt[w:] - cnt[:-w] > 0) + (w - 1)
+        for name in names:
             arr = getattr(out, name, None)
             if arr is not None:
-                arr[invalid] = np.nan
-    # negative round-off on variances
-    np.maximum(out.m2_x, 0.0, out=out.m2_x, where=~np.isnan(out.m2_x))
+                arr[bad] = np.nan
+    # negative round-off on variances (NaN stays NaN)
+    np.maximum(out.m2_x, 0.0, out=out.m2_x)
     if two:
-        np.maximum(out.m2_y, 0.0, out=out.m2_y, where=~np.isnan(out.m2_y))
+        np.maximum(out.m2_y, 0.0, out=out.m2_y)
     return out
 
 

@@ -84,6 +84,11 @@ def as_array(
     arr, index = _to_float_array(values, name)
     if index is None:
         index = pd.RangeIndex(len(arr))
+    if arr.size >= min_n and np.isfinite(arr).all():  # the common case: one pass
+        if positive and arr.size and not float(arr.min()) > 0:
+            first = int(np.argmax(arr <= 0))
+            raise AnalyticsError(f"{name}: log prices need values > 0, found {arr[first]!r} at position {first}")
+        return arr, index
     nan = np.isnan(arr)
     n_nan = int(nan.sum())
     if n_nan and not allow_nan:
@@ -156,10 +161,14 @@ def as_pair(
 
 def check_not_constant(arr: np.ndarray, name: str) -> None:
     """Raise if a series has (numerically) no variation."""
-    finite = arr[~np.isnan(arr)]
-    if finite.size == 0:
-        raise AnalyticsError(f"{name}: no usable values")
-    lo, hi = float(finite.min()), float(finite.max())
+    lo = float(arr.min()) if arr.size else float("nan")
+    if lo == lo:  # no NaN: no filtered copy
+        hi = float(arr.max())
+    else:
+        finite = arr[~np.isnan(arr)]
+        if finite.size == 0:
+            raise AnalyticsError(f"{name}: no usable values")
+        lo, hi = float(finite.min()), float(finite.max())
     if hi - lo <= 1e-14 * max(abs(lo), abs(hi), 1e-300):
         raise AnalyticsError(f"{name}: series is constant (all values = {lo!r}); nothing to estimate")
 

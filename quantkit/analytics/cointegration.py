@@ -63,6 +63,13 @@ class EngleGrangerResult(Result):
         trend: deterministic terms of the cointegrating regression ("c", "ct", "n").
         n: observations in the cointegrating regression.
         resid: the residual (spread) Series.
+        se_alpha: classical OLS standard error of ``alpha`` (NaN for trend "n"). With
+            non-stationary legs these are not valid for inference on beta (the estimate is
+            super-consistent); they are what regression printouts show.
+        se_beta: classical OLS standard error of ``beta``.
+        coefs: coefficients of the residual ADF regression (no deterministic terms):
+            ``diff_lag1..p`` and ``level_lag1`` (gamma in ``de_t = gamma e_{t-1} + ...``).
+        std_errors: their standard errors (``stat = gamma / se(gamma)``).
     """
 
     stat: float
@@ -76,35 +83,59 @@ class EngleGrangerResult(Result):
     trend: str
     n: int
     resid: pd.Series
+    se_alpha: float = math.nan
+    se_beta: float = math.nan
+    coefs: dict[str, float] = dataclasses.field(default_factory=dict)
+    std_errors: dict[str, float] = dataclasses.field(default_factory=dict)
+
+    @property
+    def gamma(self) -> float:
+        """Coefficient on the lagged residual in the ADF regression (``coefs["level_lag1"]``)."""
+        return self.coefs["level_lag1"]
+
+    @property
+    def se_gamma(self) -> float:
+        """Standard error of :attr:`gamma`."""
+        return self.std_errors["level_lag1"]
 
     def reject(self, level: float = 0.05) -> bool:
         """True when "no cointegration" is rejected at ``level``."""
         return bool(self.pvalue < level)
 
 
-def _coint_regression(ya: np.ndarray, xa: np.ndarray, trend: str) -> tuple[float, float, np.ndarray, float]:
+def _coint_regression(
+    ya: np.ndarray, xa: np.ndarray, trend: str
+) -> tuple[float, float, np.ndarray, float, float, float]:
+    """OLS of y on x (+ deterministic terms): ``(alpha, beta, resid, r2, se_alpha, se_beta)``."""
     n = len(ya)
     if trend == "c":
         xm, ym = xa.mean(), ya.mean()
         xc, yc = xa - xm, ya - ym
-        beta = float(np.dot(xc, yc)) / float(np.dot(xc, xc))
+        sxx = float(np.dot(xc, xc))
+        beta = float(np.dot(xc, yc)) / sxx
         alpha = float(ym - beta * xm)
         resid = yc - beta * xc
-        r2 = 1.0 - float(np.dot(resid, resid)) / float(np.dot(yc, yc))
-        return alpha, beta, resid, r2
+        ssr = float(np.dot(resid, resid))
+        r2 = 1.0 - ssr / float(np.dot(yc, yc))
+        s2 = ssr / (n - 2)
+        return alpha, beta, resid, r2, math.sqrt(s2 * (1.0 / n + xm * xm / sxx)), math.sqrt(s2 / sxx)
     if trend == "n":
-        beta = float(np.dot(xa, ya)) / float(np.dot(xa, xa))
+        sxx = float(np.dot(xa, xa))
+        beta = float(np.dot(xa, ya)) / sxx
         resid = ya - beta * xa
-        r2 = 1.0 - float(np.dot(resid, resid)) / float(np.dot(ya, ya))
-        return 0.0, beta, resid, r2
+        ssr = float(np.dot(resid, resid))
+        r2 = 1.0 - ssr / float(np.dot(ya, ya))
+        return 0.0, beta, resid, r2, math.nan, math.sqrt(ssr / (n - 1) / sxx)
     t = np.arange(1, n + 1, dtype=np.float64)
     cols = [xa, np.ones(n), t] + ([t * t] if trend == "ctt" else [])
     design = np.column_stack(cols)
     coef, *_ = np.linalg.lstsq(design, ya, rcond=None)
     resid = ya - np.dot(design, coef)
     yc = ya - ya.mean()
-    r2 = 1.0 - float(np.dot(resid, resid)) / float(np.dot(yc, yc))
-    return float(coef[1]), float(coef[0]), resid, r2
+    ssr = float(np.dot(resid, resid))
+    r2 = 1.0 - ssr / float(np.dot(yc, yc))
+    cov = ssr / (n - design.shape[1]) * np.linalg.pinv(np.dot(design.T, design))
+    return float(coef[1]), float(coef[0]), resid, r2, math.sqrt(cov[1, 1]), math.sqrt(cov[0, 0])
 
 
 def engle_granger(
@@ -142,12 +173,12 @@ def engle_granger(
     ya, xa, index = as_pair(y, x, min_n=20, log=log)
     check_not_constant(xa, "x")
     check_not_constant(ya, "y")
-    alpha, beta, resid, r2 = _coint_regression(ya, xa, trend)
+    alpha, beta, resid, r2, se_alpha, se_beta = _coint_regression(ya, xa, trend)
     if not r2 < 1.0 - 100.0 * _SQRTEPS:
         raise AnalyticsError("engle_granger: y and x are (almost) perfectly collinear; the test is not reliable")
     if lags is not None:
         p = check_int(lags, "lags", minimum=0)
-        core = adf_core(resid, maxlag=p, regression="n", autolag=None, method=method)
+        core = adf_core(resid, maxlag=p, regression="n", autolag=None, method=method, coefs=True)
         choice = "fixed"
     else:
         if autolag is not None and not (isinstance(autolag, str) and autolag.lower() in ("aic", "bic")):
@@ -155,7 +186,8 @@ def engle_granger(
         al = autolag.lower() if autolag else None
         if maxlag is not None:
             check_int(maxlag, "maxlag", minimum=0)
-        core = adf_core(resid, maxlag=maxlag, regression="n", autolag=al, method=method)  # type: ignore[arg-type]
+        core = adf_core(resid, maxlag=maxlag, regression="n", autolag=al, method=method,  # type: ignore[arg-type]
+                        coefs=True)
         choice = al.upper() if al else "fixed"
     pvalue = float(mackinnonp(core.stat, regression=trend, N=2))
     if trend == "n":
@@ -175,6 +207,10 @@ def engle_granger(
         trend=trend,
         n=len(ya),
         resid=pd.Series(resid, index=index, name="resid"),
+        se_alpha=se_alpha,
+        se_beta=se_beta,
+        coefs=core.params,
+        std_errors=core.bse,
     )
 
 

@@ -143,8 +143,6 @@ def ols_hedge(y: Any, x: Any, *, intercept: bool = True, log: bool = False) -> O
         AnalyticsError: fewer than 3 points, NaNs, constant x or y, mismatched indexes.
     """
     ya, xa, index = as_pair(y, x, min_n=3, log=log)
-    check_not_constant(xa, "x")
-    check_not_constant(ya, "y")
     n = len(ya)
     if intercept:
         xm = float(xa.mean())
@@ -152,15 +150,22 @@ def ols_hedge(y: Any, x: Any, *, intercept: bool = True, log: bool = False) -> O
         xc = xa - xm
         yc = ya - ym
         sxx = float(np.dot(xc, xc))
+        sst = float(np.dot(yc, yc))
+        # a (nearly) constant leg has a tiny centred sum of squares: only then run the exact check
+        if not sxx > n * (1e-12 * xm) ** 2:
+            check_not_constant(xa, "x")
+        if not sst > n * (1e-12 * ym) ** 2:
+            check_not_constant(ya, "y")
         beta = float(np.dot(xc, yc)) / sxx
         alpha = ym - beta * xm
         resid = yc - beta * xc
         ssr = float(np.dot(resid, resid))
-        sst = float(np.dot(yc, yc))
         s2 = ssr / (n - 2)
         se_beta = math.sqrt(s2 / sxx)
         se_alpha = math.sqrt(s2 * (1.0 / n + xm * xm / sxx))
     else:
+        check_not_constant(xa, "x")
+        check_not_constant(ya, "y")
         sxx = float(np.dot(xa, xa))
         beta = float(np.dot(xa, ya)) / sxx
         alpha = 0.0

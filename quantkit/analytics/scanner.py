@@ -23,6 +23,14 @@ n          bars used
 
 Each pair uses the bars both of its symbols have (NaN / empty bars of a third
 symbol never shorten it); pairs with fewer than ``min_obs`` common bars are left out.
+Bars are read by the pair loader's rules (:mod:`quantkit.analytics.alignment`: ``start``
+inclusive, ``end`` exclusive, zero-volume bars carry no price), and a hole in a pair's common
+bars longer than ``max_gap`` is never bridged: the pair is tested on its latest contiguous
+segment, and the row's ``gap`` column names the hole that was left out.
+
+:func:`default_pair` picks the pair a page opens on when none is given: the configured pair when
+the store holds it, else the scanner's best pair, else the store's first two symbols; and a bar
+size that gives the page enough bars (:func:`default_bar_size`).
 Rows are sorted by ``pvalue`` (then by ``half_life``); ``rank`` starts at 1.
 Log prices are used by default (``log=True``), so beta is an elasticity and
 the scan is unit-free.
@@ -39,7 +47,8 @@ from __future__ import annotations
 import itertools
 import logging
 import math
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any, Literal, Sequence
 
 import numpy as np
 import pandas as pd
@@ -50,21 +59,37 @@ from quantkit.errors import AnalyticsError
 from ._adf import adf_core
 from ._rolling import rolling_moments
 from ._validation import check_int, to_log
-from .alignment import price_series
+from .alignment import bar_timedelta, contiguous_tail, default_max_gap, price_series, read_bars
 
-__all__ = ["SCAN_COLUMNS", "load_closes", "scan_pairs"]
+__all__ = [
+    "BAR_LADDER",
+    "SCAN_COLUMNS",
+    "PairChoice",
+    "common_span",
+    "configured_pair",
+    "default_bar_size",
+    "default_pair",
+    "load_closes",
+    "scan_pairs",
+    "stored_spans",
+    "stored_symbols",
+]
 
 logger = logging.getLogger("quantkit.analytics")
 
 SCAN_COLUMNS: tuple[str, ...] = (
     "rank", "y", "x", "pvalue", "stat", "crit_5", "pvalue_rev", "beta", "alpha",
-    "half_life", "hl_approx", "corr", "beta_cv", "lags", "n",
+    "half_life", "hl_approx", "corr", "beta_cv", "lags", "n", "first", "gap",
 )
+
+#: Bar sizes :func:`default_bar_size` chooses from, finest first.
+BAR_LADDER: tuple[str, ...] = ("1s", "5s", "15s", "1m", "5m", "15m", "1h", "4h", "1d")
 
 _SQRTEPS = math.sqrt(np.finfo(np.float64).eps)
 
 
-def _store_symbols(store: Any) -> list[str]:
+def stored_symbols(store: Any) -> list[str]:
+    """The symbols a store lists, in its order (``store.symbols()``: a frame with a ``symbol`` column, or a list)."""
     syms = store.symbols()
     if isinstance(syms, pd.DataFrame):
         if "symbol" in syms.columns:
@@ -88,19 +113,19 @@ def load_closes(
             (e.g. :class:`quantkit.store.TickStore`).
         symbols: which symbols (default: all the store lists).
         freq: bar size, e.g. ``"1m"``, ``"5m"``.
-        start, end: the window (as the store accepts them; None = all).
+        start, end: the window: bars with ``start <= open time < end`` (None = open ended).
 
     Returns:
         DataFrame, one column of closes per symbol on the union of bar times; NaN where
         a symbol has no (or an empty) bar (empty bars follow
         :func:`~quantkit.analytics.alignment.price_series`).
     """
-    names = list(symbols) if symbols is not None else _store_symbols(store)
+    names = list(symbols) if symbols is not None else stored_symbols(store)
     if len(names) < 2:
         raise AnalyticsError(f"need at least 2 symbols, got {names}")
     cols = {}
     for sym in names:
-        bars = store.bars(sym, freq, start, end)
+        bars = read_bars(store, sym, freq, start, end)
         if bars is None or len(bars) == 0:
             raise AnalyticsError(f"{sym}: no bars in the chosen window ({start} .. {end}, {freq})")
         cols[sym] = price_series(bars, sym)
@@ -139,6 +164,7 @@ def scan_pairs(
     stability_window: int | None = None,
     min_obs: int = 100,
     method: Literal["qr", "gram"] = "gram",
+    max_gap: Any = "default",
 ) -> pd.DataFrame:
     """Rank every pair among ``symbols`` by Engle-Granger p-value (see the module docstring).
 
@@ -155,6 +181,10 @@ def scan_pairs(
         stability_window: rolling window for ``beta_cv`` (default ``max(30, n // 20)`` bars).
         min_obs: minimum common bars for a pair to be tested (default 100).
         method: "gram" (default, fast) or "qr" factorisation in the ADF regressions.
+        max_gap: longest hole in a pair's common bars that is bridged; a longer one splits the pair's
+            sample and only the latest contiguous segment is tested (its start in ``first``, the hole
+            in ``gap``). ``"default"``: :func:`~quantkit.analytics.alignment.default_max_gap` of
+            ``freq`` (store) or of the frame's median bar spacing; ``None``: no limit.
 
     Returns:
         DataFrame with :data:`SCAN_COLUMNS`, best pair first; ``attrs`` records the
@@ -195,10 +225,14 @@ def scan_pairs(
         if np.isinf(arr).any():
             raise AnalyticsError(f"{c}: non-finite prices")
         data[c] = to_log(arr, c) if log else arr
+    limit = _gap_limit(max_gap, frame.index, freq if not isinstance(source, pd.DataFrame) else None)
     rows = []
     n_max = 0
     for a, b in itertools.combinations(names, 2):
         both = ~(np.isnan(data[a]) | np.isnan(data[b]))
+        pos, holes = contiguous_tail(frame.index[both], limit)
+        if holes:
+            both[np.flatnonzero(both)[:pos]] = False
         n = int(both.sum())
         n_max = max(n_max, n)
         if n < min_obs:
@@ -246,6 +280,7 @@ def scan_pairs(
             "crit_5": float(mackinnoncrit(N=2, regression="c", nobs=n - 1)[1]), "pvalue_rev": other[1],
             "beta": beta, "alpha": alpha, "half_life": hl, "hl_approx": hla, "corr": corr,
             "beta_cv": beta_cv, "lags": int(used), "n": n,
+            "first": frame.index[both][0] if n else None, "gap": str(holes[-1]) if holes else "",
         })
     if not rows:
         raise AnalyticsError(f"scan_pairs: no pair has {min_obs} common bars (the most is {n_max})")
@@ -258,3 +293,158 @@ def scan_pairs(
     })
     logger.debug("scanned %d pairs", len(out))
     return out
+
+
+def _gap_limit(max_gap: Any, index: pd.Index, freq: str | None) -> pd.Timedelta | None:
+    if max_gap is None:
+        return None
+    if not (isinstance(max_gap, str) and max_gap == "default"):
+        return pd.Timedelta(max_gap)
+    if not isinstance(index, pd.DatetimeIndex):
+        return None
+    if freq is not None:
+        return default_max_gap(freq)
+    if len(index) < 2:
+        return None
+    step = pd.Timedelta(int(np.median(np.diff(index.asi8))), "ns")
+    return default_max_gap(step) if step > pd.Timedelta(0) else None
+
+
+@dataclass(frozen=True)
+class PairChoice:
+    """The pair (and bar size) a page opens on, and why.
+
+    Attributes:
+        y: the dependent leg.
+        x: the hedge leg.
+        freq: the bar size.
+        reason: one sentence saying how they were chosen (pages show it).
+    """
+
+    y: str
+    x: str
+    freq: str
+    reason: str
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+def configured_pair() -> tuple[str, str] | None:
+    """The first two configured symbols (``QUANTKIT_SYMBOLS``; default the synthetic market's pair), or None."""
+    from quantkit.config import Config
+    from quantkit.errors import QuantkitError
+
+    try:
+        syms = Config.from_env().symbols
+    except QuantkitError as exc:
+        logger.info("no configured pair: %s", exc)
+        return None
+    return (syms[0], syms[1]) if syms is not None and len(syms) >= 2 else None
+
+
+def common_span(store: Any, y: str, x: str) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+    """The overlap ``(first, last)`` of two symbols' stored times (``store.symbols()``), or ``(None, None)``."""
+    spans = stored_spans(store)
+    if y not in spans or x not in spans:
+        return None, None
+    return max(spans[y][0], spans[x][0]), min(spans[y][1], spans[x][1])
+
+
+def stored_spans(store: Any) -> dict[str, tuple[pd.Timestamp, pd.Timestamp]]:
+    """``{symbol: (first, last)}`` UTC times from ``store.symbols()`` (empty when the store does not say)."""
+    try:
+        table = store.symbols()
+    except Exception as exc:  # a store-like object without spans: no bar-size hint
+        logger.debug("no symbol spans: %s", exc)
+        return {}
+    if not isinstance(table, pd.DataFrame) or not {"symbol", "first", "last"} <= set(table.columns):
+        return {}
+    out = {}
+    for sym, first, last in zip(table["symbol"], table["first"], table["last"]):
+        if pd.notna(first) and pd.notna(last):
+            lo, hi = pd.Timestamp(first), pd.Timestamp(last)
+            out[str(sym)] = (lo.tz_localize("UTC") if lo.tzinfo is None else lo,
+                             hi.tz_localize("UTC") if hi.tzinfo is None else hi)
+    return out
+
+
+def default_bar_size(store: Any, y: str, x: str, min_bars: int, *, ladder: Sequence[str] = BAR_LADDER,
+                     spans: dict[str, tuple[pd.Timestamp, pd.Timestamp]] | None = None) -> str:
+    """The bar size a page uses for ``y``/``x`` when none is given.
+
+    The first guess is the coarsest size of ``ladder`` whose common stored span (the overlap of the
+    two symbols' first..last times in ``store.symbols()``) holds ``10 * min_bars`` bars. It is then
+    checked with the pair loader: while the pair has fewer than ``min_bars`` aligned bars (holes,
+    a split sample), the next finer size is tried. A store without spans starts from the finest.
+    """
+    from .alignment import load_pair
+
+    sizes = list(ladder) or ["1m"]
+    spans = stored_spans(store) if spans is None else spans
+    guess = 0
+    if y in spans and x in spans:
+        span = min(spans[y][1], spans[x][1]) - max(spans[y][0], spans[x][0])
+        guess = next((i for i in range(len(sizes) - 1, -1, -1) if span >= 10 * min_bars * bar_timedelta(sizes[i])), 0)
+    for i in range(guess, -1, -1):
+        try:
+            if len(load_pair(store, y, x, sizes[i]).pair) >= min_bars:
+                return sizes[i]
+        except (AnalyticsError, KeyError, ValueError) as exc:
+            logger.debug("default_bar_size: %s/%s at %s: %s", y, x, sizes[i], exc)
+    return sizes[0]
+
+
+def default_pair(
+    store: Any,
+    preferred: Sequence[str] | None = None,
+    *,
+    freq: str | None = None,
+    min_bars: int = 100,
+    ladder: Sequence[str] = BAR_LADDER,
+    scan_limit: int = 8,
+) -> PairChoice:
+    """The pair a page opens on when none is given (issue: pages start on what is there).
+
+    Order: ``preferred`` (the configured pair) when the store holds both symbols; else the best
+    pair the scanner finds among the first ``scan_limit`` stored symbols; else the store's first two
+    symbols. The bar size is ``freq`` or :func:`default_bar_size`.
+
+    Args:
+        store: a store with ``symbols()`` and ``bars()``.
+        preferred: ``(y, x)`` to use when both are stored.
+        freq: bar size; None = :func:`default_bar_size` for the chosen pair.
+        min_bars: bars the page needs (sizes the bar choice and the scanner's ``min_obs``).
+        ladder: bar sizes to choose from, finest first.
+        scan_limit: most symbols the scanner looks at.
+
+    Raises:
+        AnalyticsError: the store holds fewer than two symbols.
+    """
+    names = stored_symbols(store)
+    if len(names) < 2:
+        raise AnalyticsError(
+            f"the store holds {len(names)} symbol(s) {names}; "
+            "fill it first (quantkit up, quantkit ingest or quantkit import)"
+        )
+    spans = stored_spans(store)
+    if preferred is not None and len(preferred) == 2 and all(p in names for p in preferred):
+        y, x = str(preferred[0]), str(preferred[1])
+        f = freq or default_bar_size(store, y, x, min_bars, ladder=ladder, spans=spans)
+        return PairChoice(y, x, f, f"{y}/{x}: the configured pair, {f} bars")
+    cands = names[: max(2, scan_limit)]
+    f = freq or default_bar_size(store, cands[0], cands[1], min_bars, ladder=ladder, spans=spans)
+    try:
+        scan = scan_pairs(store, cands, freq=f, min_obs=max(20, min(min_bars, 100)), maxlag=4)
+        best = scan.iloc[0]
+        y, x = str(best["y"]), str(best["x"])
+        f2 = freq or default_bar_size(store, y, x, min_bars, ladder=ladder, spans=spans)
+        return PairChoice(y, x, f2, f"{y}/{x}: the pair scanner's best pair among the stored symbols "
+                                    f"(Engle-Granger p = {float(best['pvalue']):.3g} on {f} bars), {f2} bars")
+    except AnalyticsError as exc:
+        logger.info("default_pair: scanner gave no pair (%s)", exc)
+    except KeyError as exc:  # a symbol listed but unreadable
+        logger.info("default_pair: scanner could not read a symbol (%s)", exc)
+    y, x = names[0], names[1]
+    f = freq or default_bar_size(store, y, x, min_bars, ladder=ladder, spans=spans)
+    return PairChoice(y, x, f, f"{y}/{x}: the store's first two symbols, {f} bars")

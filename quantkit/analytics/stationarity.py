@@ -50,6 +50,11 @@ class ADFResult(Result):
         lag_choice: how ``lags`` was chosen: ``"fixed"``, ``"AIC"`` or ``"BIC"``.
         maxlag: the largest lag considered.
         icbest: the information criterion at the chosen lag (None when fixed).
+        coefs: the final regression's coefficients by name: ``const``/``trend``/``trend_sq``
+            (the deterministic terms present), ``diff_lag1..p`` and ``level_lag1`` -- gamma in
+            ``dx_t = c + gamma x_{t-1} + sum_j phi_j dx_{t-j} + e_t`` (the AR(1) term textbooks print;
+            ``1 + gamma`` is the AR(1) coefficient of the levels).
+        std_errors: classical OLS standard errors of ``coefs`` (``stat = gamma / se(gamma)``).
     """
 
     stat: float
@@ -61,6 +66,18 @@ class ADFResult(Result):
     lag_choice: str
     maxlag: int
     icbest: float | None
+    coefs: dict[str, float] = dataclasses.field(default_factory=dict)
+    std_errors: dict[str, float] = dataclasses.field(default_factory=dict)
+
+    @property
+    def gamma(self) -> float:
+        """Coefficient on the lagged level (``coefs["level_lag1"]``)."""
+        return self.coefs["level_lag1"]
+
+    @property
+    def se_gamma(self) -> float:
+        """Standard error of :attr:`gamma`."""
+        return self.std_errors["level_lag1"]
 
     def reject(self, level: float = 0.05) -> bool:
         """True when the unit-root null is rejected at ``level`` (by the p-value)."""
@@ -143,13 +160,13 @@ def adf(
     x = _prep(s, log, 10)
     if lags is not None:
         p = check_int(lags, "lags", minimum=0)
-        core = adf_core(x, maxlag=p, regression=regression, autolag=None)
+        core = adf_core(x, maxlag=p, regression=regression, autolag=None, coefs=True)
         choice = "fixed"
     else:
         al = _autolag_arg(autolag)
         if maxlag is not None:
             check_int(maxlag, "maxlag", minimum=0)
-        core = adf_core(x, maxlag=maxlag, regression=regression, autolag=al)
+        core = adf_core(x, maxlag=maxlag, regression=regression, autolag=al, coefs=True)
         choice = al.upper() if al else "fixed"
     pvalue = float(mackinnonp(core.stat, regression=regression, N=1))
     cv = mackinnoncrit(N=1, regression=regression, nobs=core.nobs)
@@ -163,6 +180,8 @@ def adf(
         lag_choice=choice,
         maxlag=core.maxlag,
         icbest=core.icbest,
+        coefs=core.params,
+        std_errors=core.bse,
     )
 
 

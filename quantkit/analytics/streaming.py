@@ -19,7 +19,7 @@ functions on the same bars to ~1e-12 relative (tests check 1e-9):
 =========================== ==================================================
 streaming                   batch equivalent
 =========================== ==================================================
-RollingMoments              :func:`~quantkit.analytics.spread.rolling_mean_std`
+RollingMoments              :func:`~quantkit.analytics.spreads.rolling_mean_std`
 RollingCovariance .beta     :func:`~quantkit.analytics.hedge.rolling_ols`
 RollingCovariance .corr     correlation of the window's values
 KalmanStream                :func:`~quantkit.analytics.kalman.kalman_hedge`
@@ -33,6 +33,7 @@ Not thread-safe: one writer per estimator.
 
 from __future__ import annotations
 
+import collections
 import math
 from typing import Any
 
@@ -42,8 +43,12 @@ import pandas as pd
 from quantkit.errors import AnalyticsError
 
 from ._validation import as_pair, check_int, check_positive_float
+from .hedge import huber_hedge
 
-__all__ = ["KalmanStream", "PairStream", "RollingCovariance", "RollingMoments"]
+__all__ = ["HEDGE_METHODS", "KalmanStream", "PairStream", "RollingCovariance", "RollingMoments"]
+
+#: Hedge-ratio methods of :class:`PairStream` (the ``method`` argument).
+HEDGE_METHODS: tuple[str, ...] = ("ols", "huber", "kalman")
 
 _NAN = math.nan
 # a window variance this small relative to the squared level counts as zero (constant window)
@@ -396,25 +401,35 @@ class KalmanStream:
         return self.e / math.sqrt(self.q) if self.n else _NAN
 
 
-_FIELDS = ("y", "x", "alpha", "beta", "spread", "spread_mean", "spread_std", "z", "corr",
+_FIELDS = ("y", "x", "alpha", "beta", "spread", "spread_mean", "spread_std", "z", "corr", "r2",
            "kalman_alpha", "kalman_beta", "kalman_e", "kalman_q")
 
 
 class PairStream:
-    """Everything the live pair dashboard shows, updated in O(1) per bar.
+    """Everything the live pair dashboard and the alert rules use, updated in O(1) per bar.
 
+    The one live engine: :class:`~quantkit.alerts.AlertMonitor` (and so the live
+    dashboard and ``quantkit alerts``) feeds it one final pair bar at a time.
     Per :meth:`update` (y, x) -- prices of one new bar, log'ed first when ``log=True``:
 
-    * ``alpha``, ``beta``: rolling OLS of y on x over ``window`` bars
-      (batch: ``rolling_ols(y, x, window)``);
+    * ``alpha``, ``beta``: the hedge of ``method``:
+
+      - ``"ols"`` (default): rolling OLS of y on x over ``window`` bars
+        (batch: ``rolling_ols(y, x, window)``);
+      - ``"kalman"``: the Kalman filter below (batch: ``kalman_hedge(y, x).frame``);
+      - ``"huber"``: robust regression, which has no O(1) update: refit with
+        ``huber_hedge`` on the last ``window`` bars every ``refit_every`` bars
+        (default ``max(1, window // 20)``), the latest fit used in between;
+
     * ``spread`` = ``y - alpha - beta * x`` with this bar's fit
-      (batch: ``spread(y, x, roll.beta, roll.alpha)``);
+      (batch: ``spread(y, x, beta, alpha)``);
     * ``spread_mean``, ``spread_std``, ``z``: rolling moments of the spread over
       ``z_window`` bars with ``ddof`` (batch: ``rolling_mean_std`` / ``zscore``;
       a bar without a fit restarts the spread window, as a NaN does in batch);
     * ``corr``: correlation of the legs' returns over ``corr_window`` returns
       (batch: ``rolling_correlation(y, x, corr_window, kind=returns)``;
       computed on raw prices, whatever ``log`` says);
+    * ``r2``: squared correlation of the (log) price levels over ``window`` bars;
     * ``kalman_alpha``, ``kalman_beta``, ``kalman_e``, ``kalman_q``: Kalman filter
       (batch: ``kalman_hedge(y, x, delta=..., ve=...)``).
 
@@ -429,11 +444,18 @@ class PairStream:
         ddof: z-score std divisor ``z_window - ddof`` (default 0).
         returns: "log" (default) or "simple" returns for the correlation.
         recompute_every: exact recompute period of the rolling windows.
+        method: hedge ratio, one of :data:`HEDGE_METHODS` (default ``"ols"``).
+        refit_every: Huber refit period in bars (default ``max(1, window // 20)``).
+
+    Attributes:
+        n: bars seen.
+        last_error: the last estimation problem (a failed Huber refit), or ``None``.
     """
 
     __slots__ = (
-        "_cov", "_kal", "_log", "_prev_x", "_prev_y", "_ret", "_simple", "_spr",
-        "alpha", "beta", "corr", "n", "spread", "spread_mean", "spread_std", "x", "y", "z",
+        "_cov", "_huber", "_kal", "_log", "_prev_x", "_prev_y", "_ret", "_simple", "_since_fit", "_spr", "_wx", "_wy",
+        "alpha", "beta", "corr", "last_error", "method", "n", "refit_every", "spread", "spread_mean", "spread_std",
+        "x", "y", "z",
     )
 
     def __init__(
@@ -448,10 +470,22 @@ class PairStream:
         ddof: int = 0,
         returns: str = "log",
         recompute_every: int | None = None,
+        method: str = "ols",
+        refit_every: int | None = None,
     ) -> None:
         check_int(window, "window", minimum=3)
         if returns not in ("log", "simple"):
             raise AnalyticsError(f"returns={returns!r}: expected 'log' or 'simple'")
+        self.method = str(method).lower()
+        if self.method not in HEDGE_METHODS:
+            raise AnalyticsError(f"method={method!r}: expected one of {', '.join(HEDGE_METHODS)}")
+        self.refit_every = check_int(refit_every, "refit_every") if refit_every else max(1, int(window) // 20)
+        huber = self.method == "huber"
+        self._wy: collections.deque[float] | None = collections.deque(maxlen=int(window)) if huber else None
+        self._wx: collections.deque[float] | None = collections.deque(maxlen=int(window)) if huber else None
+        self._huber: tuple[float, float] | None = None
+        self._since_fit = 0
+        self.last_error: str | None = None
         self._cov = RollingCovariance(window, recompute_every=recompute_every)
         self._spr = RollingMoments(z_window if z_window is not None else window, ddof=ddof, recompute_every=recompute_every)
         self._ret = RollingCovariance(corr_window if corr_window is not None else window, recompute_every=recompute_every)
@@ -463,6 +497,12 @@ class PairStream:
         self.y = self.x = _NAN
         self.alpha = self.beta = self.spread = _NAN
         self.spread_mean = self.spread_std = self.z = self.corr = _NAN
+
+    @property
+    def r2(self) -> float:
+        """Squared correlation of the (log) price levels over ``window`` bars; NaN until full."""
+        c = self._cov.corr
+        return c * c if c == c else _NAN
 
     @property
     def kalman_alpha(self) -> float:
@@ -513,9 +553,15 @@ class PairStream:
         self._kal.update(y, x)
         cov = self._cov
         cov.update(x, y)
-        b = cov.beta
+        method = self.method
+        if method == "ols":
+            b = cov.beta
+            a = cov.my - b * cov.mx if b == b else _NAN
+        elif method == "kalman":
+            a, b = self._kal.alpha, self._kal.beta
+        else:
+            a, b = self._huber_fit(y, x)
         if b == b:
-            a = cov.my - b * cov.mx
             s = y - a - b * x
             self.alpha = a
             self.beta = b
@@ -537,6 +583,22 @@ class PairStream:
         self.spread_mean = self.spread_std = self.z = _NAN
         return _NAN
 
+    def _huber_fit(self, y: float, x: float) -> tuple[float, float]:
+        wy, wx = self._wy, self._wx
+        assert wy is not None and wx is not None
+        wy.append(y)
+        wx.append(x)
+        if len(wy) == wy.maxlen:
+            self._since_fit += 1
+            if self._huber is None or self._since_fit >= self.refit_every:
+                self._since_fit = 0
+                try:
+                    fit = huber_hedge(np.fromiter(wy, float, len(wy)), np.fromiter(wx, float, len(wx)))
+                    self._huber = (float(fit.alpha), float(fit.beta))
+                except AnalyticsError as exc:
+                    self.last_error = f"huber refit: {exc}"
+        return self._huber if self._huber is not None else (_NAN, _NAN)
+
     def snapshot(self) -> dict[str, float]:
         """The current values as a dict (``n`` plus the per-bar fields)."""
         out: dict[str, float] = {"n": float(self.n)}
@@ -552,7 +614,7 @@ class PairStream:
 
         Returns:
             DataFrame with one row per bar and the columns ``y, x, alpha, beta,
-            spread, spread_mean, spread_std, z, corr, kalman_alpha, kalman_beta,
+            spread, spread_mean, spread_std, z, corr, r2, kalman_alpha, kalman_beta,
             kalman_e, kalman_q`` (``y``/``x`` in log space when ``log=True``).
         """
         ya, xa, index = as_pair(y, x, min_n=1)
@@ -562,5 +624,5 @@ class PairStream:
         for i, (yy, xx) in enumerate(zip(ya.tolist(), xa.tolist())):
             upd(yy, xx)
             rows[i] = (self.y, self.x, self.alpha, self.beta, self.spread, self.spread_mean, self.spread_std,
-                       self.z, self.corr, kal.alpha, kal.beta, kal.e, kal.q)
+                       self.z, self.corr, self.r2, kal.alpha, kal.beta, kal.e, kal.q)
         return pd.DataFrame(rows, index=index, columns=list(_FIELDS))

@@ -10,7 +10,8 @@ Quick start::
 
 Modules: :mod:`~quantkit.backtest.engine` (entry points), :mod:`~quantkit.backtest.strategies`,
 :mod:`~quantkit.backtest.hedging`, :mod:`~quantkit.backtest.execution`,
-:mod:`~quantkit.backtest.costs`, :mod:`~quantkit.backtest.metrics` (every formula),
+:mod:`~quantkit.backtest.costs`, :mod:`~quantkit.backtest.funding` (perpetual legs),
+:mod:`~quantkit.backtest.metrics` (every formula),
 :mod:`~quantkit.backtest.results`, :mod:`~quantkit.backtest.sweep`.
 Bad input raises :class:`quantkit.errors.BacktestError`. Logger: ``"quantkit.backtest"``.
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 from quantkit.backtest.costs import Costs
 from quantkit.backtest.engine import backtest_pair, backtest_portfolio, simulate
 from quantkit.backtest.execution import Execution
+from quantkit.backtest.funding import Funding
 from quantkit.backtest.hedging import Hedge
 from quantkit.backtest.metrics import Metrics, periods_per_year
 from quantkit.backtest.results import BacktestResult
@@ -31,6 +33,7 @@ __all__ = [
     "BollingerBands",
     "Costs",
     "Execution",
+    "Funding",
     "Hedge",
     "KalmanSignal",
     "LinearReversion",

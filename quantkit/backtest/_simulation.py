@@ -12,7 +12,9 @@ Notation, bar t = 0..T-1, leg i = 0..N-1:
   (= ``q_t-1 (c_t - c_t-1) + (q_t - q_t-1)(c_t - f_t)``).
 * traded quantity ``|q_t - q_t-1|``; when the side flips (long -> short) the position is
   closed then reopened: ``|q_t-1| + |q_t|``.
-* costs ``= traded notional x (fee + half spread + slippage) / 1e4``; ``pnl_t = g_t - costs_t``.
+* costs ``= traded notional x (fee + half spread + slippage) / 1e4``; ``pnl_t = g_t - costs_t + funding_t``.
+* funding (perpetual legs, :mod:`quantkit.backtest.funding`): ``-q_i,held x price x rate`` per
+  settlement, booked with the carry part (close fills) or the fill-to-close part (``next_open``).
 
 How it is vectorised: without rebalancing, holdings only change at the bars that follow a
 change of ``s`` (K of them, K << T for band strategies), so targets, trades and costs are
@@ -30,6 +32,7 @@ import numpy as np
 
 from quantkit.backtest.costs import Costs
 from quantkit.backtest.execution import Execution
+from quantkit.backtest.funding import FundingEvents
 from quantkit.errors import BacktestError
 
 __all__ = ["Simulation", "simulate_arrays"]
@@ -42,17 +45,62 @@ class Simulation:
     q: tuple[np.ndarray, ...]  # units held after bar t's fill, per leg
     f: tuple[np.ndarray, ...]  # fill prices per leg
     side: np.ndarray  # (T,) int8: sign of the position held after bar t
-    carry: np.ndarray  # (T,) P&L of the positions held into bar t, up to the fill
-    opened: np.ndarray  # (T,) P&L of the positions held after the fill, fill -> close
-    traded_notional: np.ndarray  # (T,)
-    costs: np.ndarray  # (T,)
-    fees: np.ndarray  # (T,)
+    opened: np.ndarray  # (T,) P&L of the positions held after the fill, fill -> close (read-only 0s for close fills)
     pnl: np.ndarray  # (T,)
     returns: np.ndarray  # (T,)
     gross_exposure: np.ndarray  # (T,) sum_i |q_i,t| c_i,t
     rate: float
     fee_rate: float
     fill_bars: np.ndarray  # (K,) bars where holdings may change (every other bar has no trade and no cost)
+    fill_traded: np.ndarray  # (K,) traded notional at each fill bar
+    funding: np.ndarray | None = None  # (T,) funding P&L of perpetual legs (None: no leg pays funding)
+
+    # Costs only happen at the K fill bars: they are kept sparse, dense views are built on demand.
+    @functools.cached_property
+    def fill_costs(self) -> np.ndarray:
+        """(K,) all costs at each fill bar."""
+        return self.fill_traded * self.rate
+
+    def _dense(self, values: np.ndarray) -> np.ndarray:
+        out = np.zeros(self.pnl.shape[0])
+        out[self.fill_bars] = values
+        return out
+
+    @functools.cached_property
+    def traded_notional(self) -> np.ndarray:
+        """(T,) traded notional per bar (quote currency)."""
+        return self._dense(self.fill_traded)
+
+    @functools.cached_property
+    def costs(self) -> np.ndarray:
+        """(T,) fees + half spread + slippage per bar."""
+        return self._dense(self.fill_costs)
+
+    @functools.cached_property
+    def fees(self) -> np.ndarray:
+        """(T,) commissions per bar."""
+        return self._dense(self.fill_traded * self.fee_rate)
+
+    @functools.cached_property
+    def carry(self) -> np.ndarray:
+        """(T,) P&L of the positions held into bar t, up to the fill (funding of close fills included)."""
+        return self.pnl - self.opened + self.costs
+
+    def cost_at(self, bars: np.ndarray) -> np.ndarray:
+        """Costs at each of ``bars`` (0 where nothing trades)."""
+        F = self.fill_bars
+        k = np.minimum(np.searchsorted(F, bars), max(F.shape[0] - 1, 0))
+        hit = F[k] == bars if F.shape[0] else np.zeros(bars.shape[0], dtype=bool)
+        return np.where(hit, self.fill_costs[k] if F.shape[0] else 0.0, 0.0)
+
+    def carry_at(self, bars: np.ndarray) -> np.ndarray:
+        """:attr:`carry` at each of ``bars`` without building the dense array."""
+        return self.pnl[bars] - self.opened[bars] + self.cost_at(bars)
+
+    def in_range(self, values: np.ndarray, start: int, stop: int) -> np.ndarray:
+        """The entries of a (K,) fill-bar array whose bar lies in ``start .. stop-1``."""
+        F = self.fill_bars
+        return values[np.searchsorted(F, start) : np.searchsorted(F, stop)]
 
     @functools.cached_property
     def positions(self) -> np.ndarray:
@@ -86,6 +134,7 @@ def simulate_arrays(
     execution: Execution,
     costs: Costs,
     open_: np.ndarray | Sequence[np.ndarray] | None = None,
+    funding: Sequence[FundingEvents | None] | None = None,
 ) -> Simulation:
     """Run the vectorised core (arrays already validated: finite, positive prices).
 
@@ -97,6 +146,7 @@ def simulate_arrays(
         execution: timing and sizing.
         costs: cost model.
         open_: open prices like ``close``, required for ``fill="next_open"``.
+        funding: per leg, its funding settlements (None for a spot leg); None: no funding.
     """
     c = _legs(close)
     N = len(c)
@@ -171,50 +221,67 @@ def simulate_arrays(
         tn_F += tr * f[i][F]
     rate = costs.rate
     fee_rate = costs.fee_rate
-    traded_notional = np.zeros(T)
-    traded_notional[F] = tn_F
-    cost = np.zeros(T)
-    cost[F] = tn_F * rate
-    fee = np.zeros(T)
-    fee[F] = tn_F * fee_rate
-    # mark-to-market P&L (dense)
-    carry = np.zeros(T)
-    opened = np.zeros(T)
+    cost_F = tn_F * rate
+    # mark-to-market P&L (dense), accumulated in place in ``pnl``; one scratch buffer
+    pnl = np.zeros(T)
+    scratch = np.empty(T)
+    tmp = scratch[: max(T - 1, 0)]
+    opened: np.ndarray = np.broadcast_to(0.0, (T,))  # read-only zeros unless fills happen at the open
+    on_open = f is not c or (funding is not None and any(ev is not None and ev.on_open for ev in funding))
+    if on_open:
+        opened = np.zeros(T)
     for i in range(N):
         if f is c:
-            carry[1:] += q[i][:-1] * np.diff(c[i])
+            np.subtract(c[i][1:], c[i][:-1], out=tmp)
         else:
-            carry[1:] += q[i][:-1] * (f[i][1:] - c[i][:-1])
+            np.subtract(f[i][1:], c[i][:-1], out=tmp)
             opened += q[i] * (c[i] - f[i])
-    pnl = carry + opened if f is not c else carry.copy()
-    pnl[F] -= cost[F]
-    gross_exposure = np.abs(q[0]) * c[0]
+        tmp *= q[i][:-1]
+        pnl[1:] += tmp
+    fund = None
+    if funding is not None and any(ev is not None for ev in funding):
+        fund = np.zeros(T)
+        for i, ev in enumerate(funding):
+            if ev is not None and ev.book.shape[0]:
+                fund += np.bincount(ev.book, weights=-q[i][ev.held] * ev.cash_per_unit, minlength=T)
+        if any(ev is not None and ev.on_open for ev in funding):
+            opened += fund
+        else:
+            pnl += fund
+    if on_open:
+        pnl += opened
+    pnl[F] -= cost_F
+    gross_exposure = np.abs(q[0])
+    gross_exposure *= c[0]
     for i in range(1, N):
-        gross_exposure += np.abs(q[i]) * c[i]
+        np.abs(q[i], out=scratch)
+        scratch *= c[i]
+        gross_exposure += scratch
     if f is c:
         gross_open = gross_exposure
     else:
         gross_open = np.abs(q[0]) * f[0]
         for i in range(1, N):
             gross_open += np.abs(q[i]) * f[i]
-    base = np.empty(T)
-    base[0] = gross_open[0]
-    base[1:] = np.where(gross_exposure[:-1] > 0, gross_exposure[:-1], gross_open[1:])
+    # return base B_t: the gross exposure held at the previous close; where nothing was held, what
+    # bar t's fill opened (only fill bars can open from flat; other flat bars have pnl 0 and r 0)
     returns = np.zeros(T)
-    np.divide(pnl, base, out=returns, where=base > 0)
+    held_prev = np.greater(gross_exposure[:-1], 0.0, out=np.empty(max(T - 1, 0), dtype=bool))
+    np.divide(pnl[1:], gross_exposure[:-1], out=returns[1:], where=held_prev)
+    from_flat = F[(F == 0) | ~held_prev[np.maximum(F - 1, 0)]] if F.shape[0] else F
+    from_flat = from_flat[gross_open[from_flat] > 0]
+    returns[from_flat] = pnl[from_flat] / gross_open[from_flat]
     return Simulation(
         q=tuple(q),
         f=tuple(f),
         side=side,
-        carry=carry,
         opened=opened,
-        traded_notional=traded_notional,
-        costs=cost,
-        fees=fee,
         pnl=pnl,
         returns=returns,
         gross_exposure=gross_exposure,
         rate=rate,
         fee_rate=fee_rate,
         fill_bars=F,
+        fill_traded=tn_F,
+        funding=fund,
     )

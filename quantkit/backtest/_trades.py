@@ -46,6 +46,27 @@ class TradeArrays:
         return np.where(self.closed, self.exit_bar - self.entry_bar, np.nan)
 
 
+def _segment_sums(a: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """``sum(a[lo[i]:hi[i]])`` for sorted, non-overlapping segments (``hi[i] <= lo[i+1]``), in one
+    pass over the bars they cover (no cumulative sum of the whole series)."""
+    k = lo.shape[0]
+    out = np.zeros(k)
+    ok = lo < hi
+    if not ok.any():
+        return out
+    lo_ok, hi_ok = lo[ok], hi[ok]
+    idx = np.empty(2 * lo_ok.shape[0], dtype=np.int64)
+    idx[0::2] = lo_ok
+    idx[1::2] = hi_ok
+    T = a.shape[0]
+    tail = idx[-1] >= T  # the last segment runs to the end: reduceat's last slice does that by itself
+    if tail:
+        idx = idx[:-1]
+    sums = np.add.reduceat(a, idx)[0::2]
+    out[ok] = sums
+    return out
+
+
 def trade_arrays(sim: Simulation) -> TradeArrays:
     """Trades of a simulation with their P&L and costs.
 
@@ -80,21 +101,20 @@ def trade_arrays(sim: Simulation) -> TradeArrays:
             close_cost += np.abs(sim.held_before(i, ends)) * sim.f[i][ends]
         close_cost *= rate
     # opening cost at each entry bar: that bar's costs minus the close cost of a trade it flipped
-    open_cost = sim.costs[starts].copy()
+    open_cost = sim.cost_at(starts)
     if rate > 0 and n_closed:
         flipped = np.searchsorted(ends, starts)
         hit = flipped < n_closed
         hit[hit] = ends[flipped[hit]] == starts[hit]
         open_cost[hit] -= close_cost[flipped[hit]]
-    cp = np.cumsum(sim.pnl)
     last = np.where(exit_bar >= 0, exit_bar - 1, T - 1)
-    pnl = (sim.opened[starts] - open_cost) + (cp[last] - cp[starts])
+    pnl = (sim.opened[starts] - open_cost) + _segment_sums(sim.pnl, starts + 1, last + 1)
     # costs are only paid on fill bars: cumulate them there (sparse)
     F = sim.fill_bars
-    ccF = np.concatenate(([0.0], np.cumsum(sim.costs[F])))
+    ccF = np.concatenate(([0.0], np.cumsum(sim.fill_costs)))
     cst = open_cost + (ccF[np.searchsorted(F, last, side="right")] - ccF[np.searchsorted(F, starts, side="right")])
     if n_closed:
-        pnl[:n_closed] += sim.carry[ends] - close_cost
+        pnl[:n_closed] += sim.carry_at(ends) - close_cost
         cst[:n_closed] += close_cost
     fees = cst * (sim.fee_rate / rate) if rate > 0 else np.zeros(K)
     entry_gross = np.zeros(K)

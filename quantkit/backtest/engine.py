@@ -12,12 +12,17 @@ Pipeline of a pair backtest (all vectorised; no Python loop over bars):
 
 1. validate and align the legs (NaN, non-positive prices, lengths -> :class:`BacktestError`);
 2. hedge: per-bar ``alpha_t``, ``beta_t`` (:mod:`quantkit.backtest.hedging`);
-3. spread ``y - alpha_t - beta_t x`` and the indicator ``z`` (:mod:`quantkit.backtest.strategies`);
+3. spread ``y - alpha_t - beta_t x`` (``spread="price"``; ``"log"`` on log prices; ``"ratio"``
+   ``y / x``) and the indicator ``z`` (:mod:`quantkit.backtest.strategies`);
 4. signal ``s_t = strategy.positions(z)`` (spread units after bar t's close);
-5. units per spread unit ``[1, -beta_t]`` (``sizing="hedge"``) or ``[1/y_t, -1/x_t]``
-   (``"dollar"``), positions, fills, costs and P&L (:mod:`quantkit.backtest._simulation`);
+5. units per spread unit ``[1, -beta_t]`` (``sizing="hedge"``, price spread), ``[1/y_t, -beta_t/x_t]``
+   (log spread) or ``[1/y_t, -1/x_t]`` (``"dollar"``, ratio spread), positions, fills, costs,
+   funding of perpetual legs and P&L (:mod:`quantkit.backtest._simulation`,
+   :mod:`quantkit.backtest.funding`);
 6. the trade list and :class:`~quantkit.backtest.metrics.Metrics` over the evaluation bars
-   (from the first bar with a defined ``z`` to the end).
+   (from the first bar with a defined ``z`` to the end; ``metrics_rows="all"``: every bar).
+
+Every convention and its default, with references: ``docs/conventions.md``.
 
 Look-ahead: with ``fill="next_close"``/``"next_open"`` and a rolling or Kalman hedge (or a
 static one with ``Hedge(train=...)``), positions up to bar t depend only on prices up to bar
@@ -27,6 +32,7 @@ textbook results and are flagged in the parameters.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from dataclasses import asdict
@@ -40,15 +46,27 @@ from quantkit.backtest._simulation import Simulation, simulate_arrays
 from quantkit.backtest._trades import TradeArrays, trade_arrays, trades_frame
 from quantkit.backtest.costs import Costs
 from quantkit.backtest.execution import Execution
+from quantkit.backtest.funding import Funding, FundingEvents, funding_events
 from quantkit.backtest.hedging import Hedge, hedge_ratios, resolve_train
-from quantkit.backtest.metrics import SECONDS_PER_YEAR, Metrics, bar_seconds, compute_metrics, periods_per_year
+from quantkit.backtest.metrics import (
+    CALENDARS,
+    METRICS_ROWS,
+    Metrics,
+    bar_seconds,
+    compute_metrics,
+    infer_periods_per_year,
+    periods_per_year,
+)
 from quantkit.backtest.results import BacktestResult
 from quantkit.backtest.strategies import BollingerBands, KalmanSignal, Strategy
 from quantkit.errors import AnalyticsError, BacktestError
 
-__all__ = ["backtest_pair", "backtest_portfolio", "evaluate", "simulate", "zscore_indicator"]
+__all__ = ["SPREADS", "backtest_pair", "backtest_portfolio", "evaluate", "simulate", "zscore_indicator"]
 
 logger = logging.getLogger("quantkit.backtest")
+
+#: Allowed values of ``backtest_pair(spread=...)``.
+SPREADS: tuple[str, ...] = ("price", "log", "ratio")
 
 
 
@@ -140,22 +158,30 @@ def _leg_name(data: Any, default: str) -> str:
 
 
 # ---------------------------------------------------------------------------------- indicator
-def _static_stats(spread: np.ndarray, train_end: int) -> tuple[float, float]:
+def _static_stats(spread: np.ndarray, train_end: int, ddof: int = 0) -> tuple[float, float]:
     part = spread[:train_end]
     part = part[np.isfinite(part)]
     if part.size < 2:
         raise BacktestError(f"the static z-score needs >= 2 defined spread values in the {train_end} training bars")
     m = float(part.mean())
-    sd = float(part.std())
+    sd = float(part.std(ddof=ddof))
     if not sd > 0:
         raise BacktestError("the spread is constant over the training bars; the z-score is undefined")
     return m, sd
 
 
 def zscore_indicator(
-    spread: np.ndarray, window: int | None, train_end: int, *, bands: bool = False
+    spread: np.ndarray, window: int | None, train_end: int, *, bands: bool = False, ddof: int = 0
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """The z-score of ``spread`` (rolling ``window`` bars with ddof=0, or static training stats).
+    """The z-score of ``spread``: rolling over ``window`` bars, or static training statistics.
+
+    Args:
+        spread: the spread per bar (NaN allowed during a hedge warm-up).
+        window: rolling window in bars (current bar included), or None for the mean and
+            standard deviation of the first ``train_end`` bars.
+        train_end: training bars of a static z-score.
+        bands: also return the rolling ``mean``/``std`` (for Bollinger bands).
+        ddof: standard-deviation divisor ``window - ddof`` (``n - ddof`` for the static form); default 0.
 
     Returns:
         ``(z, extras)``; extras holds ``mean``/``std`` when ``bands`` is True.
@@ -166,7 +192,7 @@ def zscore_indicator(
     n = spread.shape[0]
     extras: dict[str, np.ndarray] = {}
     if window is None:
-        m, sd = _static_stats(spread, train_end)
+        m, sd = _static_stats(spread, train_end, ddof)
         z = (spread - m) / sd
         if bands:
             extras = {"mean": np.full(n, m), "std": np.full(n, sd)}
@@ -174,10 +200,15 @@ def zscore_indicator(
     if n < window + 1:
         raise BacktestError(f"too few bars for window={window}: {n} bars; need at least window + 1 = {window + 1}")
     try:
-        z = analytics.zscore(spread, window, ddof=0).to_numpy()
         if bands:
-            ms = analytics.rolling_mean_std(spread, window, ddof=0)
-            extras = {"mean": ms["mean"].to_numpy(), "std": ms["std"].to_numpy()}
+            ms = analytics.rolling_mean_std(spread, window, ddof=ddof)
+            mean, std = ms["mean"].to_numpy(), ms["std"].to_numpy()
+            with np.errstate(divide="ignore", invalid="ignore"):
+                z = (spread - mean) / std
+            z[~(std > 0)] = np.nan
+            extras = {"mean": mean, "std": std}
+        else:
+            z = analytics.zscore(spread, window, ddof=ddof).to_numpy()
     except AnalyticsError as exc:
         raise BacktestError(f"z-score over window={window}: {exc}") from exc
     return z, extras
@@ -205,23 +236,27 @@ def evaluate(
     periods_per_year: float,
     bar_seconds: float | None,
     capital: float,
+    rows: str = "after_warmup",
 ) -> Metrics:
-    """Metrics of bars ``start..stop-1`` and of the closed trades that entered in them."""
+    """Metrics of bars ``start..stop-1`` and of the closed trades that entered in them (``rows`` labels them)."""
     sl = slice(start, stop)
     in_range = (trades.entry_bar >= start) & (trades.entry_bar < stop) & trades.closed
+    traded = sim.in_range(sim.fill_traded, start, stop)  # costs are sparse: only fill bars have any
     return compute_metrics(
         sim.returns[sl],
         sim.pnl[sl],
-        sim.fees[sl],
-        sim.costs[sl],
-        sim.traded_notional[sl],
-        sim.side[sl] != 0,
+        traded * sim.fee_rate,
+        traded * sim.rate,
+        traded,
+        sim.side[sl],
         trades.pnl[in_range],
         trades.returns[in_range],
         (trades.exit_bar - trades.entry_bar)[in_range].astype(np.float64),
         periods_per_year=periods_per_year,
         bar_seconds=bar_seconds,
         capital=capital,
+        funding=sim.funding[sl] if sim.funding is not None else None,
+        rows=rows,
     )
 
 
@@ -232,6 +267,26 @@ def _capital(execution: Execution, sim: Simulation) -> float:
         return float(execution.notional)
     g = float(sim.gross_exposure.max()) if sim.gross_exposure.size else 0.0
     return g if g > 0 else 1.0
+
+
+def _check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise BacktestError(f"{name}={value!r}: expected one of {', '.join(repr(a) for a in allowed)}")
+
+
+def _funding_events(
+    funding: Sequence[Any] | None, legs: tuple[str, ...], index: pd.Index, close: list[np.ndarray], fill: str
+) -> tuple[list[FundingEvents | None] | None, dict[str, Any]]:
+    """Per-leg funding settlements (None for spot legs) and their description for the parameters."""
+    if funding is None:
+        return None, {}
+    if len(funding) != len(legs):
+        raise BacktestError(f"funding: {len(funding)} entries for {len(legs)} legs")
+    specs = [Funding.coerce(f) for f in funding]
+    if all(sp is None for sp in specs):
+        return None, {}
+    events = [None if sp is None else funding_events(sp, index, close[i], fill=fill) for i, sp in enumerate(specs)]
+    return events, {leg: sp.to_dict() for leg, sp in zip(legs, specs) if sp is not None}
 
 
 def _result(
@@ -250,19 +305,32 @@ def _result(
     ppy: float | None,
     params: dict[str, Any],
     extras: dict[str, np.ndarray],
+    calendar: str = "crypto",
+    metrics_rows: str = "after_warmup",
+    funding: Sequence[Any] | None = None,
 ) -> BacktestResult:
-    sim = simulate_arrays(close, units, signal, execution=execution, costs=costs, open_=open_)
-    tr = trade_arrays(sim)
+    _check_choice("calendar", calendar, CALENDARS)
+    _check_choice("metrics_rows", metrics_rows, METRICS_ROWS)
     sec = bar_seconds(index)
-    P = periods_per_year(index, ppy) if ppy is not None or sec is None else SECONDS_PER_YEAR / sec
+    P = periods_per_year(index, ppy, calendar=calendar) if ppy is not None else infer_periods_per_year(sec, calendar)
+    events, funding_params = _funding_events(funding, legs, index, close, execution.fill)
+    sim = simulate_arrays(close, units, signal, execution=execution, costs=costs, open_=open_, funding=events)
+    tr = trade_arrays(sim)
     capital = _capital(execution, sim)
-    metrics = evaluate(sim, tr, start, len(index), periods_per_year=P, bar_seconds=sec, capital=capital)
+    first = 0 if metrics_rows == "all" else start
+    metrics = evaluate(sim, tr, first, len(index), periods_per_year=P, bar_seconds=sec, capital=capital,
+                       rows=metrics_rows)
     params = {
         **params,
         "execution": asdict(execution),
         "costs": asdict(costs),
         "periods_per_year": P,
+        "periods_per_year_source": "given" if ppy is not None else f"inferred ({calendar} calendar)",
+        "metrics_rows": metrics_rows,
+        "warmup_end": start,
     }
+    if funding_params:
+        params["funding"] = funding_params
     return BacktestResult(
         index=index,
         legs=legs,
@@ -272,7 +340,7 @@ def _result(
         indicator=z,
         signal=signal,
         sim=sim,
-        start=start,
+        start=first,
         trades=trades_frame(tr, sim, index, legs, execution.lag),
         metrics=metrics,
         capital=capital,
@@ -294,6 +362,8 @@ def simulate(
     legs: Sequence[str] | None = None,
     periods_per_year: float | None = None,
     start: int = 0,
+    calendar: str = "crypto",
+    funding: Sequence[Any] | None = None,
 ) -> BacktestResult:
     """The engine core on plain arrays: a signal in spread units and the units per spread unit.
 
@@ -306,8 +376,12 @@ def simulate(
         open_prices: (T, N) opens for ``fill="next_open"``.
         index: bar index (default: the DataFrame's, else a RangeIndex).
         legs: leg names (default: the DataFrame's columns, else ``leg0..``).
-        periods_per_year: annualisation override (required without a DatetimeIndex).
+        periods_per_year: annualisation, used as given (required without a DatetimeIndex).
         start: first evaluation bar for the metrics (default 0).
+        calendar: ``"crypto"`` (default, 365-day years) or ``"exchange"`` (252 trading days) to
+            infer ``periods_per_year`` from the bar length (see :mod:`quantkit.backtest.metrics`).
+        funding: per leg, None (spot) or the funding of a perpetual leg: a constant rate per
+            funding time, a Series of rates or a funding table (:mod:`quantkit.backtest.funding`).
 
     Raises:
         BacktestError: bad shapes, NaN or non-positive prices, bad start.
@@ -352,7 +426,7 @@ def simulate(
         close=[close_arr[:, i].copy() for i in range(N)], open_=None if o is None else [o[:, i].copy() for i in range(N)],
         units=[w[:, i].copy() for i in range(N)], spread=np.full(T, np.nan), z=np.full(T, np.nan), signal=s,
         start=start, index=index, legs=legs, execution=execution, costs=costs, ppy=periods_per_year,
-        params={"strategy": {"strategy": "given"}}, extras={},
+        params={"strategy": {"strategy": "given"}}, extras={}, calendar=calendar, funding=funding,
     )
 
 
@@ -363,9 +437,14 @@ def backtest_pair(
     *,
     hedge: Any = None,
     alpha: Any = 0.0,
+    spread: str = "price",
     execution: Execution | None = None,
     costs: Costs | None = None,
     periods_per_year: float | None = None,
+    calendar: str = "crypto",
+    metrics_rows: str = "after_warmup",
+    funding_y: Any = None,
+    funding_x: Any = None,
     y_open: Any | None = None,
     x_open: Any | None = None,
     names: tuple[str, str] | None = None,
@@ -380,9 +459,31 @@ def backtest_pair(
         hedge: ``"static"`` (default; ``"kalman"`` for a :class:`KalmanSignal`), ``"rolling"``,
             ``"kalman"``, a :class:`Hedge`, or given ratios: a number or a per-bar array/Series of beta.
         alpha: intercept used with given ratios (number or per-bar), default 0.0.
+        spread: the spread definition (Chan 2013, ch. 3; see docs/conventions.md):
+
+            * ``"price"`` (default): ``y - alpha_t - beta_t x`` on prices; one spread unit is
+              ``+1`` unit of y and ``-beta_t`` units of x (``sizing="hedge"``).
+            * ``"log"``: ``ln y - alpha_t - beta_t ln x``, the hedge estimated on log prices; one
+              spread unit is ``+1`` of quote currency in y and ``-beta_t`` in x (market values),
+              i.e. ``1/y_t`` and ``-beta_t/x_t`` units at decision time.
+            * ``"ratio"``: ``y / x``, no hedge regression (``hedge`` must be left None); one spread
+              unit is ``+1`` of quote currency in y and ``-1`` in x.
+
+            With ``sizing="dollar"`` every definition trades ``1/y_t`` and ``-1/x_t`` units. Chan's
+            examples hold constant market values, i.e. ``Execution(rebalance=True)``.
         execution: timing and sizing (default: next close, hedge units, no rescaling).
         costs: cost model (default: free).
-        periods_per_year: annualisation override (needed without a DatetimeIndex).
+        periods_per_year: annualisation, used as given (needed without a DatetimeIndex).
+        calendar: how ``periods_per_year`` is inferred when not given: ``"crypto"`` (default,
+            24/7: 365 daily bars a year) or ``"exchange"`` (252 daily bars a year).
+        metrics_rows: ``"after_warmup"`` (default: score the bars from the first defined
+            indicator on) or ``"all"`` (score every bar; Chan's APR and Sharpe). The result's
+            ``metrics.rows`` says which.
+        funding_y: funding of y if it is a perpetual (None: spot, the default): a constant rate
+            per funding time, a Series of rates, or a funding table indexed by funding time with
+            ``funding_rate`` (and optionally ``mark_price``) as ``TickStore.funding`` gives;
+            see :mod:`quantkit.backtest.funding`. Positive rates: longs pay shorts.
+        funding_x: the same for x.
         y_open: open prices of y (for ``fill="next_open"``).
         x_open: open prices of x.
         names: leg names (default: the Series names, else ``("y", "x")``).
@@ -395,6 +496,7 @@ def backtest_pair(
     """
     execution = execution or Execution()
     costs = costs or Costs()
+    _check_choice("spread", spread, SPREADS)
     legs = names or (_leg_name(y, "y"), _leg_name(x, "x"))
     if legs[0] == legs[1]:
         legs = (f"{legs[0]}_y", f"{legs[1]}_x")
@@ -405,31 +507,40 @@ def backtest_pair(
     n = ya.shape[0]
     is_kalman = isinstance(strategy, KalmanSignal)
     window = strategy.window
+    ddof = int(getattr(strategy, "ddof", 0))
     extras: dict[str, np.ndarray] = {}
-    spread: np.ndarray | None = None
-    if hedge is None or isinstance(hedge, (str, Hedge)):
-        spec = Hedge.coerce(hedge if hedge is not None else ("kalman" if is_kalman else "static"))
-        if isinstance(strategy, KalmanSignal):
-            if spec.method != "kalman":
-                raise BacktestError(f"KalmanSignal trades the Kalman hedge; got hedge={spec.label!r}")
-            spec = Hedge("kalman", delta=strategy.delta, ve=strategy.ve, train=spec.train)
-        hs = hedge_ratios(ya, xa, spec, window=window, index=index)
-        a_t, b_t, train_end = hs.alpha, hs.beta, hs.train_end
-        if spec.method == "static":  # scalars: cheaper spread
-            spread = ya - (float(a_t[0]) + float(b_t[0]) * xa)
-        hedge_params: dict[str, Any] = {**asdict(spec), "train": str(spec.train) if spec.train is not None else None,
-                                        "in_sample": spec.method == "static" and spec.train is None}
-        e, q = hs.e, hs.q
-    else:
-        if is_kalman:
-            raise BacktestError("KalmanSignal computes its own hedge; do not pass given ratios")
-        b_t = _given(hedge, "hedge", n, index)
-        a_t = _given(alpha, "alpha", n, index)
+    e = q = None
+    hedge_params: dict[str, Any]
+    if spread == "ratio":
+        if is_kalman or hedge is not None:
+            raise BacktestError("spread='ratio' trades y/x with no hedge ratio: leave hedge=None, use a z-score strategy")
+        spr = ya / xa
+        a_t = np.broadcast_to(0.0, (n,))
+        b_t = np.broadcast_to(1.0, (n,))
         train_end = n
-        hedge_params = {"method": "given"}
-        e = q = None
-    if spread is None:
-        spread = ya - a_t - b_t * xa
+        hedge_params = {"method": "none (ratio)"}
+    else:
+        hy, hx = (np.log(ya), np.log(xa)) if spread == "log" else (ya, xa)
+        if hedge is None or isinstance(hedge, (str, Hedge)):
+            spec = Hedge.coerce(hedge if hedge is not None else ("kalman" if is_kalman else "static"))
+            if isinstance(strategy, KalmanSignal):
+                if spec.method != "kalman":
+                    raise BacktestError(f"KalmanSignal trades the Kalman hedge; got hedge={spec.label!r}")
+                spec = dataclasses.replace(spec, delta=strategy.delta, ve=strategy.ve, init=strategy.init)
+            hs = hedge_ratios(hy, hx, spec, window=window, index=index)
+            a_t, b_t, train_end = hs.alpha, hs.beta, hs.train_end
+            spr = hs.spread(hy, hx, alpha_in_spread=spec.alpha_in_spread)
+            hedge_params = {**asdict(spec), "train": str(spec.train) if spec.train is not None else None,
+                            "in_sample": spec.method == "static" and spec.train is None}
+            e, q = hs.e, hs.q
+        else:
+            if is_kalman:
+                raise BacktestError("KalmanSignal computes its own hedge; do not pass given ratios")
+            b_t = _given(hedge, "hedge", n, index)
+            a_t = _given(alpha, "alpha", n, index)
+            train_end = n
+            hedge_params = {"method": "given"}
+            spr = hy - a_t - b_t * hx
     extras["alpha"] = a_t
     extras["beta"] = b_t
     if isinstance(strategy, KalmanSignal):
@@ -441,7 +552,7 @@ def backtest_pair(
         extras["q"] = q
         what = f"the Kalman signal with warmup={strategy.warmup}"
     else:
-        z, more = zscore_indicator(spread, window, train_end, bands=isinstance(strategy, BollingerBands))
+        z, more = zscore_indicator(spr, window, train_end, bands=isinstance(strategy, BollingerBands), ddof=ddof)
         if isinstance(strategy, BollingerBands):
             extras["mean"] = more["mean"]
             extras["upper"] = more["mean"] + strategy.k_entry * more["std"]
@@ -449,14 +560,20 @@ def backtest_pair(
         what = f"window={window}" if window is not None else "the static z-score"
     start = _first_valid(z, n, execution.lag, what)
     signal = strategy.positions(z)
-    if execution.sizing == "dollar":
+    units: list[np.ndarray]
+    if execution.sizing == "dollar" or spread == "ratio":
         units = [1.0 / ya, -1.0 / xa]
+    elif spread == "log":
+        units = [1.0 / ya, -b_t / xa]
+    elif b_t.strides == (0,):  # a static hedge: one number for every bar, no memory
+        units = [np.broadcast_to(1.0, (n,)), np.broadcast_to(-float(b_t[0]), (n,))]
     else:
         units = [np.broadcast_to(1.0, (n,)), -b_t]
     return _result(
-        close=close, open_=open_, units=units, spread=spread, z=z, signal=signal, start=start, index=index,
+        close=close, open_=open_, units=units, spread=spr, z=z, signal=signal, start=start, index=index,
         legs=legs, execution=execution, costs=costs, ppy=periods_per_year,
-        params={"strategy": strategy.to_dict(), "hedge": hedge_params}, extras=extras,
+        params={"strategy": strategy.to_dict(), "hedge": hedge_params, "spread": spread}, extras=extras,
+        calendar=calendar, metrics_rows=metrics_rows, funding=[funding_y, funding_x],
     )
 
 
@@ -485,6 +602,9 @@ def backtest_portfolio(
     costs: Costs | None = None,
     periods_per_year: float | None = None,
     opens: pd.DataFrame | None = None,
+    calendar: str = "crypto",
+    metrics_rows: str = "after_warmup",
+    funding: dict[str, Any] | None = None,
 ) -> BacktestResult:
     """Backtest a strategy on an N-leg portfolio ``spread_t = sum_i w_i p_i,t``.
 
@@ -499,8 +619,11 @@ def backtest_portfolio(
             None = every bar (in-sample).
         execution: timing and sizing (``sizing`` must be ``"hedge"``).
         costs: cost model.
-        periods_per_year: annualisation override.
+        periods_per_year: annualisation, used as given.
         opens: (T, N) open prices for ``fill="next_open"``.
+        calendar: ``"crypto"`` (default) or ``"exchange"``: how ``periods_per_year`` is inferred.
+        metrics_rows: ``"after_warmup"`` (default) or ``"all"``.
+        funding: ``{column: funding}`` for perpetual legs (as ``backtest_pair``'s ``funding_y``).
 
     Raises:
         BacktestError: bad weights, prices or parameters.
@@ -529,9 +652,12 @@ def backtest_portfolio(
         weight_params = w.tolist()
     if w.shape != (N,) or not np.isfinite(w).all() or not np.any(w != 0):
         raise BacktestError(f"weights={weights!r}: expected {N} finite numbers, not all zero")
+    if funding is not None and set(funding) - set(prices.columns):
+        raise BacktestError(f"funding: no leg named {sorted(map(str, set(funding) - set(prices.columns)))}")
     spread = sum(w[i] * close[i] for i in range(N))
     window = strategy.window
-    z, more = zscore_indicator(spread, window, train_end, bands=isinstance(strategy, BollingerBands))
+    z, more = zscore_indicator(spread, window, train_end, bands=isinstance(strategy, BollingerBands),
+                               ddof=int(getattr(strategy, "ddof", 0)))
     extras: dict[str, np.ndarray] = {}
     if isinstance(strategy, BollingerBands):
         extras["mean"] = more["mean"]
@@ -545,7 +671,8 @@ def backtest_portfolio(
         legs=legs, execution=execution, costs=costs, ppy=periods_per_year,
         params={"strategy": strategy.to_dict(), "weights": weight_params, "weight_values": w.tolist(),
                 "train": str(train) if train is not None else None},
-        extras=extras,
+        extras=extras, calendar=calendar, metrics_rows=metrics_rows,
+        funding=None if funding is None else [funding.get(c) for c in prices.columns],
     )
 
 

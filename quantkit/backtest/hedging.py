@@ -9,9 +9,14 @@ this module only chooses the data they see:
   examples); the same ``alpha``/``beta`` for every bar.
 * ``"rolling"``: OLS over the last ``window`` bars including the current one
   (``window=None``: the strategy's z-score window). NaN during the warm-up.
-* ``"kalman"``: the filtered state after each bar (Chan 2013 ch. 3, ``delta``, ``ve``).
+* ``"kalman"``: the filtered state after each bar (Chan 2013 ch. 3, ``delta``, ``ve``,
+  ``init`` = the first-bar convention of :func:`~quantkit.analytics.kalman_hedge`).
 
-The spread is ``y - alpha_t - beta_t * x``; one spread unit is ``+1`` y and ``-beta_t`` x.
+The spread is ``y - alpha_t - beta_t * x`` (``alpha_in_spread=True``, default) or
+``y - beta_t * x`` (``alpha_in_spread=False``: estimate with an intercept, trade the spread
+without it, as Chan's 2013 examples do: ``yport = y - hedgeRatio .* x``). A rolling z-score
+removes a constant alpha anyway; with a rolling or Kalman alpha the two differ.
+One spread unit is ``+1`` y and ``-beta_t`` x (price spreads).
 """
 
 from __future__ import annotations
@@ -48,6 +53,10 @@ class Hedge:
         ve: Kalman observation noise variance in squared price units (default 1e-3).
             The Kalman filter always carries an intercept state (Chan's model); ``intercept``
             applies to the OLS methods.
+        init: Kalman first-bar convention, ``"predict"`` (default) or ``"textbook"`` (Chan's code:
+            no prediction step at bar 0); see :mod:`quantkit.analytics.kalman`.
+        alpha_in_spread: subtract the estimated intercept from the traded spread (default True);
+            False trades ``y - beta_t x`` (the intercept is still estimated when ``intercept``).
 
     Raises:
         BacktestError: unknown method or bad numbers.
@@ -59,8 +68,14 @@ class Hedge:
     intercept: bool = True
     delta: float = 1e-4
     ve: float = 1e-3
+    init: str = "predict"
+    alpha_in_spread: bool = True
 
     def __post_init__(self) -> None:
+        if self.init not in ("predict", "textbook"):
+            raise BacktestError(f"Hedge.init={self.init!r}: expected 'predict' or 'textbook'")
+        if not isinstance(self.alpha_in_spread, bool):
+            raise BacktestError(f"Hedge.alpha_in_spread={self.alpha_in_spread!r}: expected True or False")
         if self.method not in HEDGE_METHODS:
             raise BacktestError(f"Hedge.method={self.method!r}: expected one of {', '.join(HEDGE_METHODS)}")
         if self.window is not None and (
@@ -108,6 +123,18 @@ class HedgeSeries:
     e: np.ndarray | None
     q: np.ndarray | None
     train_end: int
+
+    def spread(self, y: np.ndarray, x: np.ndarray, *, alpha_in_spread: bool = True) -> np.ndarray:
+        """The traded spread ``y - alpha_t - beta_t x`` (or ``y - beta_t x`` without the intercept)."""
+        if self.beta.strides == (0,):  # static: scalars are cheaper than broadcast views
+            b = float(self.beta[0])
+            a = float(self.alpha[0]) if alpha_in_spread else 0.0
+            out = x * -b
+            out += y
+            if a:
+                out -= a
+            return out
+        return y - self.alpha - self.beta * x if alpha_in_spread else y - self.beta * x
 
 
 def resolve_train(train: int | str | pd.Timestamp | None, index: pd.Index, n: int) -> int:
@@ -160,7 +187,7 @@ def hedge_ratios(y: np.ndarray, x: np.ndarray, hedge: Hedge, *, window: int | No
             fr = analytics.rolling_ols(y, x, w, intercept=hedge.intercept)
             return HedgeSeries(fr["alpha"].to_numpy(), fr["beta"].to_numpy(), None, None,
                                resolve_train(hedge.train, index, n))
-        kf = analytics.kalman_hedge(y, x, delta=hedge.delta, ve=hedge.ve)
+        kf = analytics.kalman_hedge(y, x, delta=hedge.delta, ve=hedge.ve, init=hedge.init)  # type: ignore[arg-type]
         fr = kf.frame
         return HedgeSeries(fr["alpha"].to_numpy(), fr["beta"].to_numpy(), fr["e"].to_numpy(), fr["q"].to_numpy(),
                            resolve_train(hedge.train, index, n))

@@ -1,21 +1,31 @@
 """Performance metrics, each formula spelled out so a result can be checked by hand.
 
-Periods. The metrics use the **evaluation bars** ``t = s .. e-1``: every bar from
-the first one whose indicator is defined (the warm-up rows before it are excluded)
-to the end of the data (or of the in-/out-of-sample slice). Flat bars count as
-periods with a return of 0. ``n`` is their number.
+Rows. By default (``metrics_rows="after_warmup"``) the metrics use the **evaluation bars**
+``t = s .. e-1``: every bar from the first one whose indicator is defined (the warm-up rows
+before it are excluded) to the end of the data (or of the in-/out-of-sample slice).
+``metrics_rows="all"`` scores every row from bar 0 instead (warm-up rows count as flat
+periods with a return of 0), the convention of Chan (2013), whose APR and Sharpe are
+computed over the whole return series. :attr:`Metrics.rows` says which was used. Flat
+bars count as periods with a return of 0. ``n`` is their number.
 
 Per-bar series (from :mod:`quantkit.backtest.engine`):
 
-* ``pnl_t`` quote-currency P&L of bar t after costs;
+* ``pnl_t`` quote-currency P&L of bar t after costs, funding included;
 * ``r_t`` return on gross exposure: ``pnl_t / B_t`` with ``B_t`` the gross exposure
   ``sum_i |q_i,t-1| close_i,t-1`` held at the previous close, or, when flat then,
   the gross exposure ``sum_i |q_i,t| fill_i,t`` opened at bar t's fill; 0 when both are 0.
 
-``P`` = periods per year: ``365 x 86400 s / bar length`` for a ``DatetimeIndex``
-(crypto trades every day; the bar length is the median spacing of the index), e.g.
-525,600 for 1-minute bars and 365 for daily bars. Override it (``periods_per_year=252``
-for equity-style daily data).
+``P`` = periods per year, explicit (``periods_per_year=...``) or inferred from the bar
+length of a ``DatetimeIndex`` (the median spacing) and a **calendar**:
+
+* ``calendar="crypto"`` (default): markets trade 24/7, ``P = 365 x 86400 s / bar length``:
+  525,600 for 1-minute bars, 8,760 for hourly bars, 365 for daily bars;
+* ``calendar="exchange"``: exchange-traded days, ``P = 252 x 86400 s / bar length`` for bars
+  of a day or longer (252 for daily bars: the US equity convention of Chan 2013 and most
+  textbooks). Intraday bars of an exchange calendar need an explicit ``periods_per_year``
+  (session lengths differ by exchange); inferring one raises.
+
+A given ``periods_per_year`` is always used as given, whatever the index.
 
 ============================ ===================================================================
 metric                       formula
@@ -45,6 +55,8 @@ traded_notional              ``sum_t sum_i |traded qty_i,t| x fill_i,t`` (quote 
 turnover                     ``traded_notional / capital``
 fees                         ``sum`` of commissions (``fee_bps`` part) in quote currency
 costs                        fees + half-spread + slippage in quote currency
+funding                      ``sum`` of funding P&L of perpetual legs in quote currency (received > 0,
+                             paid < 0; already inside ``pnl_t``; 0 without funding)
 ============================ ===================================================================
 
 A trade's P&L is the sum of its bars' P&L: from its entry fill to its exit fill,
@@ -62,10 +74,17 @@ import pandas as pd
 
 from quantkit.errors import BacktestError
 
-__all__ = ["Metrics", "SECONDS_PER_YEAR", "bar_seconds", "compute_metrics", "periods_per_year"]
+__all__ = ["CALENDARS", "METRICS_ROWS", "Metrics", "SECONDS_PER_YEAR", "bar_seconds", "compute_metrics",
+           "infer_periods_per_year", "periods_per_year"]
 
 #: Seconds in a (365-day) year: crypto markets trade every day.
 SECONDS_PER_YEAR: float = 365.0 * 86400.0
+#: Trading days per year of an exchange calendar (``calendar="exchange"``).
+EXCHANGE_DAYS_PER_YEAR: float = 252.0
+#: Allowed calendars for inferring ``periods_per_year`` (see the module docstring).
+CALENDARS: tuple[str, ...] = ("crypto", "exchange")
+#: Allowed values of ``metrics_rows``.
+METRICS_ROWS: tuple[str, ...] = ("after_warmup", "all")
 
 
 def bar_seconds(index: pd.Index) -> float | None:
@@ -82,22 +101,49 @@ def bar_seconds(index: pd.Index) -> float | None:
     return sec if sec > 0 else None
 
 
-def periods_per_year(index: pd.Index, override: float | None = None) -> float:
-    """Annualisation factor: ``override`` if given, else ``SECONDS_PER_YEAR / bar length``.
+def periods_per_year(index: pd.Index, override: float | None = None, *, calendar: str = "crypto") -> float:
+    """Annualisation factor: ``override`` if given, else inferred from the bar length and ``calendar``.
+
+    Args:
+        index: the bars' index.
+        override: periods per year to use as given (> 0), or None to infer.
+        calendar: ``"crypto"`` (default; 24/7: ``365 x 86400 / bar seconds``) or ``"exchange"``
+            (``252 x 86400 / bar seconds`` for bars of a day or longer).
 
     Raises:
-        BacktestError: no override and the index is not a DatetimeIndex with a positive spacing.
+        BacktestError: a bad override or calendar; no override and the index is not a
+            DatetimeIndex with a positive spacing; intraday bars with ``calendar="exchange"``.
     """
+    if calendar not in CALENDARS:
+        raise BacktestError(f"calendar={calendar!r}: expected 'crypto' or 'exchange'")
     if override is not None:
-        if not math.isfinite(override) or override <= 0:
+        if isinstance(override, bool) or not isinstance(override, (int, float, np.integer, np.floating)) \
+                or not math.isfinite(override) or override <= 0:
             raise BacktestError(f"periods_per_year={override!r}: expected a number > 0")
         return float(override)
-    sec = bar_seconds(index)
+    return infer_periods_per_year(bar_seconds(index), calendar)
+
+
+def infer_periods_per_year(sec: float | None, calendar: str = "crypto") -> float:
+    """Periods per year for bars of ``sec`` seconds on ``calendar`` (see :func:`periods_per_year`).
+
+    Raises:
+        BacktestError: ``sec`` is None (no DatetimeIndex), or intraday bars on an exchange calendar.
+    """
+    if calendar not in CALENDARS:
+        raise BacktestError(f"calendar={calendar!r}: expected 'crypto' or 'exchange'")
     if sec is None:
         raise BacktestError(
             "periods_per_year is needed: the bars have no DatetimeIndex to infer the bar size from "
             "(pass e.g. periods_per_year=252 for daily equity data)"
         )
+    if calendar == "exchange":
+        if sec < 86400.0:
+            raise BacktestError(
+                f"calendar='exchange' with {sec:g}-second bars: give periods_per_year explicitly "
+                "(trading-session lengths differ by exchange)"
+            )
+        return EXCHANGE_DAYS_PER_YEAR * 86400.0 / sec
     return SECONDS_PER_YEAR / sec
 
 
@@ -130,6 +176,9 @@ class Metrics:
         traded_notional: quote currency.
         fees: commissions, quote currency.
         costs: commissions + spread + slippage, quote currency.
+        funding: funding P&L of perpetual legs, quote currency (> 0 received; inside total_pnl).
+        rows: which rows were scored: ``"after_warmup"`` (default), ``"all"``, or for sweeps
+            ``"in_sample_after_warmup"`` / ``"out_of_sample"``.
     """
 
     bars: int
@@ -156,6 +205,8 @@ class Metrics:
     traded_notional: float
     fees: float
     costs: float
+    funding: float = 0.0
+    rows: str = "after_warmup"
 
     def to_dict(self) -> dict[str, Any]:
         """Plain Python values (durations as seconds, None kept): JSON-friendly."""
@@ -205,21 +256,30 @@ _UNITS = {
     "traded_notional": "quote",
     "fees": "quote",
     "costs": "quote",
+    "funding": "quote",
+    "rows": "",
 }
 
 
-def _longest_run(mask: np.ndarray) -> int:
-    """Length of the longest run of True."""
-    if not mask.any():
+def _longest_underwater(under: np.ndarray, nz: np.ndarray, n: int) -> int:
+    """Longest run of bars below the peak, from the underwater flags of the bars ``nz`` with r != 0.
+
+    Wealth is constant between those bars, so a run that starts at ``nz[a]`` lasts until the next
+    bar with r != 0 that is back at its peak (or the end).
+    """
+    if not under.any():
         return 0
-    m = np.concatenate(([False], mask, [False]))
+    m = np.concatenate(([False], under, [False]))
     d = np.flatnonzero(m[1:] != m[:-1])
-    return int((d[1::2] - d[::2]).max())
+    first, stop = d[::2], d[1::2]  # runs cover nz[first] .. nz[stop - 1]
+    ends = np.where(stop < nz.shape[0], nz[np.minimum(stop, nz.shape[0] - 1)], n)
+    return int((ends - nz[first]).max())
 
 
 def drawdown(returns: np.ndarray) -> np.ndarray:
     """Drawdown per bar as a negative fraction ``W_t / max(1, max_{k<=t} W_k) - 1`` (0 at a peak)."""
-    wealth = np.cumprod(1.0 + returns)
+    wealth = returns + 1.0
+    np.cumprod(wealth, out=wealth)
     peak = np.maximum(np.maximum.accumulate(wealth), 1.0) if wealth.size else wealth
     return wealth / peak - 1.0
 
@@ -238,22 +298,26 @@ def compute_metrics(
     periods_per_year: float,
     bar_seconds: float | None,
     capital: float,
+    funding: np.ndarray | None = None,
+    rows: str = "after_warmup",
 ) -> Metrics:
     """Metrics of the evaluation bars (arrays already sliced to them) and their closed trades.
 
     Args:
         returns: ``r_t`` per evaluation bar.
         pnl: quote P&L per evaluation bar.
-        fees: commissions per bar.
-        costs: all costs per bar.
-        traded_notional: traded notional per bar.
-        held: bool per bar, True when the bar ends with a position.
+        fees: commissions per bar (only summed: the fill bars' values are enough).
+        costs: all costs per bar (likewise).
+        traded_notional: traded notional per bar (likewise).
+        held: per bar, non-zero (True, or the side -1/+1) when the bar ends with a position.
         trade_pnl: P&L of each closed trade counted.
         trade_return: P&L / entry gross exposure of each closed trade.
         trade_bars: bars held by each closed trade.
         periods_per_year: ``P``.
         bar_seconds: bar length in seconds (None: durations are None).
         capital: quote currency for the turnover.
+        funding: funding P&L per bar (None: no funding).
+        rows: label of the scored rows (:attr:`Metrics.rows`).
 
     Raises:
         BacktestError: no evaluation bar.
@@ -262,35 +326,41 @@ def compute_metrics(
     if n == 0:
         raise BacktestError("no evaluation bars: the window or the warm-up covers all the data")
     P = float(periods_per_year)
-    wealth = np.cumprod(1.0 + returns)
-    growth = float(wealth[-1])
+    # Flat bars have r = 0 exactly and leave wealth unchanged: every return statistic and the
+    # drawdown are computed on the bars with r != 0 only (``nz``), the flat ones added in closed form.
+    nz = np.flatnonzero(returns)
+    r = returns[nz]
+    m = r.shape[0]
+    wealth = r + 1.0
+    np.cumprod(wealth, out=wealth)
+    growth = float(wealth[-1]) if m else 1.0
     total_return = growth - 1.0
     if growth > 0:
         expo = (P / n) * math.log(growth)
         cagr = math.expm1(expo) if expo < 709.0 else math.inf  # short samples of fast bars overflow
     else:
         cagr = -1.0
-    mean = float(returns.mean())
+    mean = float(r.sum()) / n
+    scratch = r - mean  # two-pass variance; no BLAS dot (its threads crawl on a busy 2-core box)
     if n > 1:
-        dev = returns - mean  # two-pass variance; no BLAS dot (its threads crawl on a busy 2-core box)
-        dev *= dev
-        sd = math.sqrt(float(dev.sum()) / (n - 1))
+        scratch *= scratch
+        sd = math.sqrt((float(scratch.sum()) + (n - m) * mean * mean) / (n - 1))
     else:
         sd = math.nan
     sqrtP = math.sqrt(P)
     volatility = sd * sqrtP
     sharpe = mean / sd * sqrtP if sd > 0 else math.nan
-    neg = np.minimum(returns, 0.0)
+    neg = np.minimum(r, 0.0, out=scratch)
     neg *= neg
     downside = math.sqrt(float(neg.sum()) / n)
     sortino = mean / downside * sqrtP if downside > 0 else (math.inf if mean > 0 else math.nan)
     peak = np.maximum.accumulate(wealth)
     np.maximum(peak, 1.0, out=peak)
     np.divide(wealth, peak, out=peak)  # now W_t / peak_t <= 1
-    max_dd = 1.0 - float(peak.min())
+    max_dd = 1.0 - float(peak.min()) if m else 0.0
     if not max_dd > 0:
         max_dd = 0.0
-    dd_bars = _longest_run(peak < 1.0)
+    dd_bars = _longest_underwater(peak < 1.0, nz, n)
     calmar = cagr / max_dd if max_dd > 0 else math.nan
     k = int(trade_pnl.shape[0])
     if k:
@@ -337,4 +407,6 @@ def compute_metrics(
         traded_notional=traded,
         fees=float(fees.sum()),
         costs=float(costs.sum()),
+        funding=float(funding.sum()) if funding is not None else 0.0,
+        rows=rows,
     )

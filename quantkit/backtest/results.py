@@ -82,6 +82,12 @@ class BacktestResult:
         return pd.Series(self.sim.pnl, index=self.index, name="pnl")
 
     @property
+    def funding(self) -> pd.Series:
+        """Funding P&L per bar of the perpetual legs (quote currency, > 0 received; zeros without funding)."""
+        f = self.sim.funding if self.sim.funding is not None else np.zeros(len(self.index))
+        return pd.Series(f, index=self.index, name="funding")
+
+    @property
     def returns(self) -> pd.Series:
         """Return on gross exposure per bar."""
         return pd.Series(self.sim.returns, index=self.index, name="returns")
@@ -127,6 +133,8 @@ class BacktestResult:
         data["gross_exposure"] = self.sim.gross_exposure
         data["costs"] = self.sim.costs
         data["fees"] = self.sim.fees
+        if self.sim.funding is not None:
+            data["funding"] = self.sim.funding
         data["pnl"] = self.sim.pnl
         data["returns"] = self.sim.returns
         data["equity"] = self.equity.to_numpy()
@@ -138,7 +146,8 @@ class BacktestResult:
         return frame
 
     def to_frame(self) -> pd.DataFrame:
-        """Per-bar frame: closes, spread, z, signal, units, positions, costs, P&L, returns, equity, drawdown, extras."""
+        """Per-bar frame: closes, spread, z, signal, units, positions, costs, funding (perpetual legs only),
+        P&L (after costs, funding included), returns, equity, drawdown, extras."""
         return self._frame.copy()
 
     def to_dict(self) -> dict[str, Any]:

@@ -9,14 +9,18 @@ over numpy arrays.
 Indicators:
 
 * :class:`ZScoreBand`, :class:`LinearReversion`: ``z_t = (spread_t - m_t) / sd_t``
-  with ``m``, ``sd`` the mean and population standard deviation (``ddof=0``) of the
-  spread over the last ``window`` bars *including* bar ``t``; with ``window=None`` the
-  mean and standard deviation of the training part (static, see
-  :class:`~quantkit.backtest.hedging.Hedge`).
+  with ``m``, ``sd`` the mean and standard deviation of the spread over the last
+  ``window`` bars *including* bar ``t``; with ``window=None`` the mean and standard
+  deviation of the training part (static, see :class:`~quantkit.backtest.hedging.Hedge`).
+  ``ddof`` sets the deviation's divisor ``window - ddof``: **0** (default, the population
+  deviation, as the live dashboard's streaming estimators) or **1** (the sample deviation of
+  pandas' ``rolling().std()``, MATLAB's ``std`` and Chan's 2013 code). For a window ``w``
+  the two z-scores differ by the constant factor ``sqrt(w / (w - 1))`` (0.8 % at w = 60).
 * :class:`BollingerBands`: the same rolling z-score; the bands ``m +/- k sd`` are
   kept for plotting. A Bollinger strategy *is* a rolling z-score band strategy.
 * :class:`KalmanSignal`: ``z_t = e_t / sqrt(q_t)`` with ``e`` the Kalman filter's
-  forecast error and ``q`` its variance (E. Chan, *Algorithmic Trading*, 2013, ex. 3.3).
+  forecast error and ``q`` its variance (E. Chan, *Algorithmic Trading*, 2013, ex. 3.3);
+  ``init="textbook"`` reproduces the book's first bar.
 
 Band rules (one state machine per side; the two sides never hold at once):
 
@@ -65,6 +69,13 @@ def _check_window(owner: str, window: Any, *, allow_none: bool) -> None:
         return
     if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 2:
         raise BacktestError(f"{owner}.window={window!r}: expected an integer >= 2" + (" or None" if allow_none else ""))
+
+
+def _check_ddof(owner: str, ddof: Any, window: int | None) -> None:
+    if isinstance(ddof, bool) or not isinstance(ddof, (int, np.integer)) or ddof not in (0, 1):
+        raise BacktestError(f"{owner}.ddof={ddof!r}: expected 0 (population) or 1 (sample standard deviation)")
+    if window is not None and ddof >= window:
+        raise BacktestError(f"{owner}.ddof={ddof!r}: must be < window={window}")
 
 
 def _check_band(owner: str, entry: float, exit: float, stop: float | None, max_hold: int | None) -> None:
@@ -133,9 +144,14 @@ def _one_side(
         pos_codes[ex | st] = 0
         pos = _ffill_codes(pos_codes, 0)
     else:
-        # en and ex are disjoint (exit <= entry): +1 at entries, -1 at exits, 0 elsewhere
+        # en and ex are disjoint (exit <= entry): +1 at entries, -1 at exits, 0 elsewhere. Only the
+        # first bar of each run of equal codes can change the state: take the (few) change points.
         code = en.view(np.int8) - ex.view(np.int8)
-        idx = np.flatnonzero(code)
+        chg = np.empty(n, dtype=bool)
+        chg[0] = code[0] != 0
+        np.not_equal(code[1:], code[:-1], out=chg[1:])
+        idx = np.flatnonzero(chg)
+        idx = idx[code[idx] != 0]
         pos = _runs(idx, code[idx] > 0, n, 0)
     if max_hold is not None:
         # bars since the run of 1s started (1 on its first bar); cut each run after max_hold bars
@@ -184,6 +200,7 @@ class ZScoreBand:
             mean and deviation of the training part. Default 60.
         stop: stop-loss threshold in z units (> entry) or ``None`` (default).
         max_hold: maximum holding time in bars or ``None`` (default).
+        ddof: standard-deviation divisor ``window - ddof``: 0 (default, population) or 1 (sample).
     """
 
     entry: float = 2.0
@@ -191,12 +208,14 @@ class ZScoreBand:
     window: int | None = 60
     stop: float | None = None
     max_hold: int | None = None
+    ddof: int = 0
 
     kind = "zscore"
 
     def __post_init__(self) -> None:
         _check_band("ZScoreBand", self.entry, self.exit, self.stop, self.max_hold)
         _check_window("ZScoreBand", self.window, allow_none=True)
+        _check_ddof("ZScoreBand", self.ddof, self.window)
 
     def positions(self, z: np.ndarray) -> np.ndarray:
         """Target spread units (-1, 0, +1) per bar, float64."""
@@ -215,16 +234,19 @@ class LinearReversion:
         window: z-score window in bars (>= 2) or ``None`` for the static training statistics. Default 60.
         scale: z units per spread unit (> 0, default 1.0).
         max_units: cap of ``|s|`` in spread units, or ``None`` (default) for no cap.
+        ddof: standard-deviation divisor ``window - ddof``: 0 (default, population) or 1 (sample).
     """
 
     window: int | None = 60
     scale: float = 1.0
     max_units: float | None = None
+    ddof: int = 0
 
     kind = "zscore"
 
     def __post_init__(self) -> None:
         _check_window("LinearReversion", self.window, allow_none=True)
+        _check_ddof("LinearReversion", self.ddof, self.window)
         _check_number("LinearReversion", "scale", self.scale, minimum=0.0)
         if self.max_units is not None:
             _check_number("LinearReversion", "max_units", self.max_units, minimum=0.0)
@@ -247,11 +269,13 @@ class BollingerBands:
     """Bollinger bands on the spread: enter outside ``mean +/- k_entry sd``, exit at ``mean +/- k_exit sd``.
 
     Attributes:
-        window: rolling window in bars for the mean and the deviation (``ddof=0``), default 20.
+        window: rolling window in bars for the mean and the deviation, default 20.
         k_entry: band width for entries in standard deviations (> 0, default 2.0).
         k_exit: band width for exits (``-k_entry < k_exit <= k_entry``, default 0.0 = the moving average).
         stop: optional stop in standard deviations (> k_entry).
         max_hold: optional maximum holding time in bars.
+        ddof: standard-deviation divisor ``window - ddof``: 0 (default, population) or 1 (sample,
+            the usual Bollinger convention of pandas and MATLAB).
     """
 
     window: int = 20
@@ -259,11 +283,13 @@ class BollingerBands:
     k_exit: float = 0.0
     stop: float | None = None
     max_hold: int | None = None
+    ddof: int = 0
 
     kind = "zscore"
 
     def __post_init__(self) -> None:
         _check_window("BollingerBands", self.window, allow_none=False)
+        _check_ddof("BollingerBands", self.ddof, self.window)
         _check_band("BollingerBands", self.k_entry, self.k_exit, self.stop, self.max_hold)
 
     def positions(self, z: np.ndarray) -> np.ndarray:
@@ -290,6 +316,8 @@ class KalmanSignal:
         warmup: bars at the start ignored while the filter converges (default 0).
         stop: optional stop threshold (> entry).
         max_hold: optional maximum holding time in bars.
+        init: the filter's first-bar convention: ``"predict"`` (default) or ``"textbook"``
+            (Chan's code; see :mod:`quantkit.analytics.kalman`).
     """
 
     entry: float = 1.0
@@ -299,6 +327,7 @@ class KalmanSignal:
     warmup: int = 0
     stop: float | None = None
     max_hold: int | None = None
+    init: str = "predict"
 
     kind = "kalman"
     window = None
@@ -311,6 +340,8 @@ class KalmanSignal:
             raise BacktestError(f"KalmanSignal.delta={self.delta!r}: expected 0 < delta < 1")
         if isinstance(self.warmup, bool) or not isinstance(self.warmup, (int, np.integer)) or self.warmup < 0:
             raise BacktestError(f"KalmanSignal.warmup={self.warmup!r}: expected an integer >= 0 (bars)")
+        if self.init not in ("predict", "textbook"):
+            raise BacktestError(f"KalmanSignal.init={self.init!r}: expected 'predict' or 'textbook'")
 
     def positions(self, z: np.ndarray) -> np.ndarray:
         """Target spread units (-1, 0, +1) per bar, float64."""

@@ -28,7 +28,7 @@ from __future__ import annotations
 import itertools
 import logging
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Iterable, Sequence
 
 import numpy as np
@@ -193,6 +193,8 @@ def sweep_pair(
     periods_per_year: float | None = None,
     select: str = "sharpe",
     names: tuple[str, str] | None = None,
+    calendar: str = "crypto",
+    ddof: int = 0,
 ) -> SweepResult:
     """Sweep a z-score band strategy over ``entries x exits x windows x hedges`` with IS/OOS folds.
 
@@ -208,9 +210,11 @@ def sweep_pair(
         split: the folds (default ``Split()``: 70 % in-sample, one fold).
         execution: execution model (default next close, raw hedge units).
         costs: cost model.
-        periods_per_year: annualisation override.
+        periods_per_year: annualisation, used as given.
         select: metric used to pick the in-sample optimum (default ``"sharpe"``).
         names: leg names.
+        calendar: ``"crypto"`` (default) or ``"exchange"``: how ``periods_per_year`` is inferred.
+        ddof: z-score standard-deviation divisor ``window - ddof`` (0 default, 1 sample).
 
     Returns:
         :class:`SweepResult`.
@@ -231,7 +235,9 @@ def sweep_pair(
     legs = names or (str(getattr(y, "name", None) or "y"), str(getattr(x, "name", None) or "x"))
     close, _, index = _prepare_legs([(legs[0], y), (legs[1], x)], [None, None])
     n = close[0].shape[0]
-    P = _periods_per_year(index, periods_per_year)
+    P = _periods_per_year(index, periods_per_year, calendar=calendar)
+    if isinstance(ddof, bool) or ddof not in (0, 1):
+        raise BacktestError(f"ddof={ddof!r}: expected 0 (population) or 1 (sample standard deviation)")
     sec = bar_seconds(index)
     bounds = split.bounds(n)
     combos = [(e, xx) for e, xx in itertools.product(entries_l, exits_l) if -e < xx <= e and e > 0]
@@ -253,16 +259,15 @@ def sweep_pair(
         for h in hedge_l:
             cache: dict[int | None, Any] = {}
             for w in windows_l:
-                spec = Hedge(h.method, window=h.window, train=n_in if h.method == "static" else None,
-                             intercept=h.intercept, delta=h.delta, ve=h.ve)
+                spec = replace(h, train=n_in if h.method == "static" else None)
                 # static, Kalman and fixed-window rolling hedges do not depend on the z window
                 key = w if (h.method == "rolling" and h.window is None) else None
                 try:
                     if key not in cache:
                         cache[key] = hedge_ratios(ys, xs, spec, window=w, index=sub_index)
                     hs = cache[key]
-                    spread = ys - hs.alpha - hs.beta * xs
-                    z, _ = zscore_indicator(spread, w, n_in)
+                    spread = hs.spread(ys, xs, alpha_in_spread=spec.alpha_in_spread)
+                    z, _ = zscore_indicator(spread, w, n_in, ddof=ddof)
                 except BacktestError as exc:
                     logger.warning("sweep: fold %d hedge %s window %d skipped: %s", f, h.label, w, exc)
                     continue
@@ -280,7 +285,8 @@ def sweep_pair(
                     cap = _capital(execution, sim)
                     base = {"fold": f, "hedge": h.label, "window": w, "entry": e, "exit": xx}
                     for sample, a, b in (("in", start, n_in), ("out", n_in, o1 - i0)):
-                        m = evaluate(sim, tr, a, b, periods_per_year=P, bar_seconds=sec, capital=cap)
+                        m = evaluate(sim, tr, a, b, periods_per_year=P, bar_seconds=sec, capital=cap,
+                                     rows="in_sample_after_warmup" if sample == "in" else "out_of_sample")
                         rows.append({**base, "sample": sample, "start": sub_index[a], "end": sub_index[b - 1],
                                      **m.to_dict()})
     if not rows:
@@ -288,11 +294,11 @@ def sweep_pair(
     frame = pd.DataFrame(rows)
     folds = pd.DataFrame(fold_rows).set_index("fold")
     wf, wf_metrics = _walk_forward(frame, bounds, close, index, select, stop, max_hold, execution, costs, P, sec,
-                                   hedge_l)
+                                   hedge_l, ddof)
     params = {
         "entries": entries_l, "exits": exits_l, "windows": windows_l, "hedges": [h.label for h in hedge_l],
         "stop": stop, "max_hold": max_hold, "split": asdict(split), "execution": asdict(execution),
-        "costs": asdict(costs), "periods_per_year": P, "legs": list(legs),
+        "costs": asdict(costs), "periods_per_year": P, "legs": list(legs), "calendar": calendar, "ddof": ddof,
     }
     return SweepResult(frame=frame, folds=folds, select=select, walk_forward=wf, walk_forward_metrics=wf_metrics,
                        params=params)
@@ -311,6 +317,7 @@ def _walk_forward(
     P: float,
     sec: float | None,
     hedges: list[Hedge],
+    ddof: int = 0,
 ) -> tuple[pd.DataFrame, Metrics | None]:
     """Per fold: the in-sample optimum and its out-of-sample metrics; stitched OOS metrics."""
     by_label = {h.label: h for h in hedges}
@@ -341,11 +348,10 @@ def _walk_forward(
         h = by_label[str(best["hedge"])]
         w = int(best["window"])
         ys, xs = close[0][i0:o1], close[1][i0:o1]
-        spec = Hedge(h.method, window=h.window, train=(i1 - i0) if h.method == "static" else None,
-                     intercept=h.intercept, delta=h.delta, ve=h.ve)
+        spec = replace(h, train=(i1 - i0) if h.method == "static" else None)
         hs = hedge_ratios(ys, xs, spec, window=w, index=index[i0:o1])
-        spread = ys - hs.alpha - hs.beta * xs
-        z, _ = zscore_indicator(spread, w, i1 - i0)
+        spread = hs.spread(ys, xs, alpha_in_spread=spec.alpha_in_spread)
+        z, _ = zscore_indicator(spread, w, i1 - i0, ddof=ddof)
         units = [1.0 / ys, -1.0 / xs] if execution.sizing == "dollar" else [np.ones(len(ys)), -hs.beta]
         s = band_positions(z, float(best["entry"]), float(best["exit"]), stop, max_hold).astype(np.float64)
         sim = simulate_arrays([ys, xs], units, s, execution=execution, costs=costs)
@@ -370,6 +376,6 @@ def _walk_forward(
         np.concatenate(pieces["returns"]), np.concatenate(pieces["pnl"]), np.concatenate(pieces["fees"]),
         np.concatenate(pieces["costs"]), np.concatenate(pieces["traded"]), np.concatenate(pieces["held"]),
         np.concatenate(t_pnl), np.concatenate(t_ret), np.concatenate(t_bars),
-        periods_per_year=P, bar_seconds=sec, capital=max(caps),
+        periods_per_year=P, bar_seconds=sec, capital=max(caps), rows="out_of_sample",
     )
     return wf, metrics

@@ -16,8 +16,9 @@ BacktestPage         :mod:`quantkit.dashboard.backtest_page`
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from quantkit._lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from quantkit.dashboard.backtest_page import BacktestPage
@@ -36,13 +37,7 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'quantkit.dashboard' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _WHERE, globals())
 
 
 def __dir__() -> list[str]:

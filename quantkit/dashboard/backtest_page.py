@@ -10,9 +10,13 @@ notebook stays a few lines per cell and the logic can be tested without a browse
 * tables: the metrics, the trade list, and the sweep: entry x exit heatmaps of the
   in-sample metric with the in-sample optimum next to its out-of-sample result.
 
-Bars come from :meth:`quantkit.store.TickStore.bars`: stored candles, or ticks resampled by
-the store, at ``bar_size`` (as the store takes it: ``"1m"``, ``"5m"``, ``"1h"``...).
-Lines are decimated to at most :data:`MAX_POINTS` points (the full series stays in
+Bars come from the pair loader (:func:`quantkit.analytics.load_pair`: stored candles, or ticks
+resampled by the store, at ``bar_size``; ``start`` inclusive, ``end`` exclusive, zero-volume bars
+dropped, a long hole splits the sample and the page says so). With no pair or bar size given the
+page opens on what the store holds (:func:`quantkit.dashboard.research.resolve_params`: the
+configured pair, else the scanner's best, else the first two symbols) and says which it chose.
+Lines are decimated to at most :data:`MAX_POINTS` points, each bucket's min and max kept, so
+the drawdown trough is drawn (:mod:`quantkit.analytics.decimation`; the full series stays in
 :attr:`BacktestPage.result`).
 """
 
@@ -42,6 +46,9 @@ from quantkit.backtest import (
     backtest_pair,
     sweep_pair,
 )
+from quantkit.analytics.decimation import decimate_lines
+from quantkit.analytics import PairBars, load_pair
+from quantkit.analytics.scanner import BAR_LADDER, stored_symbols
 from quantkit.errors import DashboardError, QuantkitError
 
 if TYPE_CHECKING:
@@ -54,7 +61,6 @@ __all__ = [
     "BacktestPage",
     "PageParams",
     "build_strategy",
-    "load_pair",
 ]
 
 log = logging.getLogger("quantkit.dashboard")
@@ -62,8 +68,8 @@ log = logging.getLogger("quantkit.dashboard")
 #: Strategy names offered on the page.
 STRATEGIES: tuple[str, ...] = ("zscore_band", "bollinger", "linear", "kalman")
 #: Bar sizes offered in the dropdown (any pandas frequency works through :class:`PageParams`).
-BAR_SIZES: tuple[str, ...] = ("1s", "5s", "15s", "1m", "5m", "15m", "1h", "4h", "1d")
-#: Maximum points per plotted line (decimated by striding; markers are not decimated).
+BAR_SIZES: tuple[str, ...] = BAR_LADDER
+#: Maximum points per plotted line (min/max per bucket kept; markers are not decimated).
 MAX_POINTS = 3000
 
 
@@ -72,11 +78,12 @@ class PageParams:
     """Everything the page needs to run one backtest and one sweep (the notebook's parameters).
 
     Attributes:
-        y_symbol: first leg (long when long the spread), e.g. ``"ETHUSDT"``.
-        x_symbol: second leg, e.g. ``"BTCUSDT"``.
-        bar_size: bar size passed to ``TickStore.bars`` (e.g. ``"5m"``).
-        start: first bar (inclusive; str/Timestamp, naive = UTC) or None for the beginning.
-        end: last bar bound or None for the end.
+        y_symbol: first leg (long when long the spread), e.g. ``"ETHUSDT"`` or ``"BTCUSDT_PERP"``;
+            None: chosen from the store.
+        x_symbol: second leg, e.g. ``"BTCUSDT"``; None: chosen with ``y_symbol``.
+        bar_size: bar size (e.g. ``"5m"``); None: the coarsest size giving enough bars in the stored span.
+        start: first bar's open time (inclusive; str/Timestamp, naive = UTC) or None for the beginning.
+        end: exclusive end or None for the end.
         strategy: one of :data:`STRATEGIES`.
         entry: entry threshold (z units; Bollinger: k_entry).
         exit: exit threshold (z units; Bollinger: k_exit).
@@ -102,11 +109,14 @@ class PageParams:
         sweep_hedges: hedge methods of the sweep.
         folds: walk-forward folds of the sweep (1 = one in/out-of-sample split).
         periods_per_year: annualisation override (None: from the bar size, 365-day year).
+        funding_rate: constant funding rate per funding time (8-hourly) for a perpetual leg (a ``_PERP``
+            name) with no funding stored for the range; None (default): such a leg is not charged
+            funding. Stored funding rates (``TickStore.funding``) are always used when present.
     """
 
-    y_symbol: str = "ETHUSDT"
-    x_symbol: str = "BTCUSDT"
-    bar_size: str = "5m"
+    y_symbol: str | None = None
+    x_symbol: str | None = None
+    bar_size: str | None = None
     start: str | None = None
     end: str | None = None
     strategy: str = "zscore_band"
@@ -134,11 +144,12 @@ class PageParams:
     sweep_hedges: tuple[str, ...] = ("rolling",)
     folds: int = 1
     periods_per_year: float | None = None
+    funding_rate: float | None = None
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
             raise DashboardError(f"strategy={self.strategy!r}: expected one of {', '.join(STRATEGIES)}")
-        if self.y_symbol == self.x_symbol:
+        if self.y_symbol is not None and self.y_symbol == self.x_symbol:
             raise DashboardError(f"y_symbol and x_symbol are both {self.y_symbol!r}; pick two symbols")
         for name in ("sweep_entries", "sweep_exits", "sweep_windows", "sweep_hedges"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
@@ -189,64 +200,17 @@ def build_strategy(p: PageParams) -> Any:
                         stop=p.stop, max_hold=p.max_hold)
 
 
-def load_pair(
-    store: "TickStore",
-    y_symbol: str,
-    x_symbol: str,
-    bar_size: str,
-    start: Any = None,
-    end: Any = None,
-    *,
-    field: str = "close",
-) -> pd.DataFrame:
-    """One price field of both legs at ``bar_size`` from the store, on their common bars.
-
-    Args:
-        store: the tick store (candles or ticks; the store resamples).
-        y_symbol: first leg.
-        x_symbol: second leg.
-        bar_size: bar size as ``TickStore.bars`` takes it (``"1m"``, ``"5m"``, ``"1h"``...).
-        start: first bar bound (inclusive) or None.
-        end: last bar bound or None.
-        field: bar column to return (default ``"close"``; ``"open"`` for next-open fills).
-
-    Returns:
-        DataFrame indexed by bar open time (UTC) with one column per symbol.
-
-    Raises:
-        DashboardError: a leg has no bars in the range, or the legs share fewer than 3 bars.
-    """
-    return _load_fields(store, y_symbol, x_symbol, bar_size, start, end, (field,))[field]
+def _load(store: "TickStore", y_symbol: str, x_symbol: str, bar_size: str, start: Any, end: Any) -> PairBars:
+    """The pair's aligned bars (the pair loader), page errors as DashboardError."""
+    try:
+        return load_pair(store, y_symbol, x_symbol, bar_size, start, end, min_bars=3)
+    except (QuantkitError, ValueError) as exc:  # no / too few bars, unknown symbol, a bar size the store cannot make
+        raise DashboardError(str(exc).strip("'\"")) from None
 
 
-def _load_fields(
-    store: "TickStore", y_symbol: str, x_symbol: str, bar_size: str, start: Any, end: Any, names: tuple[str, ...]
-) -> dict[str, pd.DataFrame]:
-    bars = {}
-    for sym in (y_symbol, x_symbol):
-        b = store.bars(sym, bar_size, start, end)
-        if b is None or len(b) == 0:
-            raise DashboardError(f"{sym}: no {bar_size} bars between {start} and {end}")
-        bars[sym] = b
-    common = bars[y_symbol].index.intersection(bars[x_symbol].index)
-    out = {}
-    for name in names:
-        frame = pd.concat({sym: bars[sym][name].astype("float64").reindex(common) for sym in (y_symbol, x_symbol)},
-                          axis=1)
-        out[name] = frame
-    ok = np.ones(len(common), dtype=bool)
-    for frame in out.values():
-        ok &= frame.notna().all(axis=1).to_numpy()
-    out = {k: v[ok] for k, v in out.items()}
-    n = int(ok.sum())
-    if n < 3:
-        raise DashboardError(f"{y_symbol}/{x_symbol}: only {n} common {bar_size} bars between {start} and {end}")
-    return out
-
-
-def _decimate(n: int) -> slice:
-    step = max(1, int(math.ceil(n / MAX_POINTS)))
-    return slice(None, None, step)
+def _names(p: PageParams, data: pd.DataFrame) -> tuple[str, str]:
+    """The legs' names: the parameters' symbols, else the data's column names."""
+    return str(p.y_symbol or data.columns[0]), str(p.x_symbol or data.columns[1])
 
 
 def _ms(index: pd.Index) -> np.ndarray:
@@ -295,15 +259,39 @@ class BacktestPage:
 
     def __init__(self, store: "TickStore | None" = None, params: PageParams | None = None, **overrides: Any) -> None:
         self.store = store
+        self.last_error: str | None = None
         base = params or PageParams()
         self.params = replace(base, **overrides) if overrides else base
+        #: What the page chose when the parameters left the pair or bar size open ("" otherwise).
+        self.chosen = ""
+        #: The pair loader's note on the last load (a split sample), or "".
+        self.note = ""
+        #: The pair last read from the store (None before a load, or after :meth:`set_data`).
+        self.pair: PairBars | None = None
+        if store is not None and (self.params.y_symbol is None or self.params.x_symbol is None or self.params.bar_size is None):
+            try:
+                self._resolve()
+            except QuantkitError as exc:  # an empty store: the page still opens and says why it has no pair
+                self.last_error = self.chosen = str(exc)
         self.data: pd.DataFrame | None = None
         self.opens: pd.DataFrame | None = None
         self.result: BacktestResult | None = None
         self.sweep: SweepResult | None = None
-        self.last_error: str | None = None
         self._loaded_key: tuple[Any, ...] | None = None
         self._build()
+        if self.last_error:
+            self.status.value = f"<span style='color:#b00'>{html.escape(self.last_error)}</span>"
+
+    def _resolve(self) -> None:
+        """Choose the missing pair / bar size from the store, as the research page does."""
+        from quantkit.dashboard.research import ResearchParams, resolve_params
+
+        p = self.params
+        need = max(3 * p.window, 100)
+        rp, chosen = resolve_params(self.store, ResearchParams(y_symbol=p.y_symbol, x_symbol=p.x_symbol,
+                                                              bar_size=p.bar_size, window=max(10, need // 3)))
+        self.params = replace(p, y_symbol=rp.y_symbol, x_symbol=rp.x_symbol, bar_size=rp.bar_size)
+        self.chosen = chosen
 
     # ------------------------------------------------------------------ widgets
     def _build(self) -> None:
@@ -312,12 +300,12 @@ class BacktestPage:
 
         p = self.params
         symbols = self._symbols()
-        opts = sorted(set(symbols) | {p.y_symbol, p.x_symbol})
+        opts = sorted(set(symbols) | {s for s in (p.y_symbol, p.x_symbol) if s is not None})
         lay = w.Layout(width="170px")
         self.controls = {
             "y_symbol": w.Dropdown(options=opts, value=p.y_symbol, description="Y", layout=lay),
             "x_symbol": w.Dropdown(options=opts, value=p.x_symbol, description="X", layout=lay),
-            "bar_size": w.Dropdown(options=sorted(set(BAR_SIZES) | {p.bar_size}, key=_bar_key), value=p.bar_size,
+            "bar_size": w.Dropdown(options=sorted(set(BAR_SIZES) | ({p.bar_size} if p.bar_size else set()), key=_bar_key), value=p.bar_size,
                                    description="bars", layout=lay),
             "start": w.Text(value=p.start or "", description="start", placeholder="YYYY-MM-DD", layout=lay),
             "end": w.Text(value=p.end or "", description="end", placeholder="YYYY-MM-DD", layout=lay),
@@ -417,8 +405,7 @@ class BacktestPage:
         if self.store is None:
             return []
         try:
-            table = self.store.symbols()
-            return [str(s) for s in table["symbol"]] if len(table) else []
+            return stored_symbols(self.store)
         except QuantkitError as exc:  # the page still works with typed symbols
             log.warning("could not list the store's symbols: %s", exc)
             return []
@@ -452,12 +439,18 @@ class BacktestPage:
             half_spread_bps=float(c["half_spread_bps"].value),
         )
 
+    @property
+    def funding_note(self) -> str:
+        """Where the perpetual legs' funding comes from ("" without a perpetual leg or a store)."""
+        return self.pair.funding_note(self.params.funding_rate) if self.pair is not None else ""
+
     def set_data(self, frame: pd.DataFrame, opens: pd.DataFrame | None = None) -> None:
         """Use these two close columns (first = y), and optionally opens, instead of reading the store."""
         if frame.shape[1] != 2:
             raise DashboardError(f"set_data: expected two close columns, got {list(frame.columns)}")
         self.data = frame.astype("float64")
         self.opens = opens.astype("float64") if opens is not None else None
+        self.pair = None
         self._loaded_key = ("given",)
 
     def load(self, params: PageParams | None = None) -> pd.DataFrame:
@@ -468,8 +461,11 @@ class BacktestPage:
             return self.data
         if self.store is None:
             raise DashboardError("no store: pass one to BacktestPage or call set_data()")
-        got = _load_fields(self.store, p.y_symbol, p.x_symbol, p.bar_size, p.start, p.end, ("close", "open"))
-        self.data, self.opens = got["close"], got["open"]
+        if p.y_symbol is None or p.x_symbol is None or p.bar_size is None:
+            raise DashboardError("choose two symbols and a bar size")
+        self.pair = _load(self.store, p.y_symbol, p.x_symbol, p.bar_size, p.start, p.end)
+        self.note = self.pair.note
+        self.data, self.opens = self.pair.field("close"), self.pair.field("open")
         self._loaded_key = key
         return self.data
 
@@ -487,8 +483,10 @@ class BacktestPage:
         opens = self.opens if p.fill == "next_open" else None
         if p.fill == "next_open" and opens is None:
             raise DashboardError("fill='next_open' needs open prices (load from a store or pass opens to set_data)")
+        fy, fx = self.pair.funding(p.funding_rate) if self.pair is not None else (None, None)
         res = backtest_pair(y, x, p.strategy_object(), hedge=p.hedge_object(len(data)), execution=p.execution(),
-                            costs=p.costs(), periods_per_year=p.periods_per_year, names=(p.y_symbol, p.x_symbol),
+                            costs=p.costs(), periods_per_year=p.periods_per_year, names=_names(p, data),
+                            funding_y=fy, funding_x=fx,
                             y_open=None if opens is None else opens.iloc[:, 0],
                             x_open=None if opens is None else opens.iloc[:, 1])
         self.params = p
@@ -507,7 +505,7 @@ class BacktestPage:
         sw = sweep_pair(y, x, entries=p.sweep_entries, exits=p.sweep_exits, windows=p.sweep_windows,
                         hedges=p.sweep_hedges, stop=p.stop, max_hold=p.max_hold,
                         split=Split(train=p.train, folds=p.folds), execution=replace(p.execution(), rebalance=False),
-                        costs=p.costs(), periods_per_year=p.periods_per_year, names=(p.y_symbol, p.x_symbol))
+                        costs=p.costs(), periods_per_year=p.periods_per_year, names=_names(p, data))
         self.params = p
         self.sweep = sw
         self._show_sweep(sw)
@@ -524,26 +522,26 @@ class BacktestPage:
     # ------------------------------------------------------------------ views
     def _show_result(self, res: BacktestResult, p: PageParams) -> None:
         n = len(res.index)
-        sl = _decimate(n)
         t = _ms(res.index)
-        td = t[sl]
-        eq = res.equity.to_numpy()
+        notional = res.sim.positions * res.close
+        z = res.indicator
+        td, eq_d, dd_d, p0_d, p1_d, z_d = decimate_lines(
+            t, res.equity.to_numpy(), res.drawdown.to_numpy(), notional[:, 0], notional[:, 1],
+            np.where(np.isfinite(z), z, np.nan), max_points=MAX_POINTS,
+        )
         with self.equity_line.hold_sync():
             self.equity_line.x = td
-            self.equity_line.y = eq[sl]
-        dd = res.drawdown.to_numpy()
+            self.equity_line.y = eq_d
         with self.drawdown_line.hold_sync():
             self.drawdown_line.x = td
-            self.drawdown_line.y = dd[sl]
-        notional = res.sim.positions * res.close
+            self.drawdown_line.y = dd_d
         with self.position_lines.hold_sync():
             self.position_lines.x = td
-            self.position_lines.y = [notional[sl, 0], notional[sl, 1]]
+            self.position_lines.y = [p0_d, p1_d]
             self.position_lines.labels = list(res.legs)
-        z = res.indicator
         with self.z_line.hold_sync():
             self.z_line.x = td
-            self.z_line.y = np.where(np.isfinite(z[sl]), z[sl], np.nan)
+            self.z_line.y = z_d
         band = p.entry if p.strategy != "linear" else 1.0
         ex = p.exit if p.strategy != "linear" else 0.0
         ends = np.array([t[0], t[-1]]) if n else np.array([])
@@ -564,9 +562,11 @@ class BacktestPage:
         self.metrics_html.value = self.metrics_table_html()
         self.trades_html.value = self.trades_table_html()
         m = res.metrics
+        note = " ".join(t for t in (self.chosen, self.note, self.funding_note) if t)
         self.status.value = (f"{html.escape(res.legs[0])}/{html.escape(res.legs[1])}: {n:,} {p.bar_size} bars "
                              f"{res.index[0]} → {res.index[-1]}; {m.n_trades} trades, Sharpe {_fmt(m.sharpe)}, "
-                             f"P&L {_fmt(m.total_pnl)}")
+                             f"P&L {_fmt(m.total_pnl)}" + (f" (funding {_fmt(m.funding)})" if self.funding_note else "")
+                             + (f"<br><i>{html.escape(note)}</i>" if note else ""))
 
     def metrics_table_html(self) -> str:
         """The metrics of the last run as an HTML table."""
@@ -622,7 +622,8 @@ class BacktestPage:
     def summary(self) -> dict[str, Any]:
         """JSON-friendly summary of the last run and sweep (what the notebook prints)."""
         out: dict[str, Any] = {"params": {k: getattr(self.params, k) for k in
-                                          (f.name for f in fields(PageParams))}}
+                                          (f.name for f in fields(PageParams))},
+                               "note": " ".join(t for t in (self.chosen, self.note, self.funding_note) if t)}
         if self.result is not None:
             r = self.result
             out["bars"] = len(r.index)

@@ -17,20 +17,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+from quantkit import argtypes
 from quantkit.config import StoreConfig
 from quantkit.errors import ConfigError
 
 __all__ = ["cmd_serve", "register"]
-
-
-def _seconds(raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{raw!r} is not a number of seconds") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{raw!r} must be > 0 seconds")
-    return value
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
@@ -42,17 +33,17 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         "no tracebacks, idle kernels culled). Binding beyond loopback requires --token or a password.",
     )
     sp.add_argument("--ip", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    sp.add_argument("--port", type=int, default=8866, help="port (default 8866; 0 = any free)")
+    sp.add_argument("--port", type=argtypes.port, default=8866, help="port (default 8866; 0 = any free)")
     sp.add_argument("--token", help="access token (default: JUPYTER_TOKEN if set; none on loopback)")
     sp.add_argument("--password", action="store_true", help="prompt for a password (stored hashed in memory only)")
     sp.add_argument("--password-hash", help="a jupyter_server.auth.passwd() hash (argon2:...) instead of a prompt")
     sp.add_argument("--notebook", type=Path, help="notebook to serve (default notebooks/voila_dashboard.ipynb)")
-    sp.add_argument("--viewer-timeout", type=_seconds, help="seconds without a browser heartbeat before a page "
+    sp.add_argument("--viewer-timeout", type=argtypes.seconds, help="seconds without a browser heartbeat before a page "
                     "stops publishing (default QUANTKIT_VIEWER_TIMEOUT or 15)")  # fmt: skip
-    sp.add_argument("--cull-idle-timeout", type=_seconds, help="cull kernels idle this long (default: voila.json, 60)")
-    sp.add_argument("--cull-interval", type=_seconds, help="culler period in seconds (default: voila.json, 15)")
-    sp.add_argument("--pool", type=int, default=0, help="pre-started kernels for instant pages (default 0)")
-    sp.add_argument("--store", help="ArcticDB URI (default: QUANTKIT_ARCTIC_URI or lmdb://~/.quantkit/arctic)")
+    sp.add_argument("--cull-idle-timeout", type=argtypes.seconds, help="cull kernels idle this long (default: voila.json, 60)")
+    sp.add_argument("--cull-interval", type=argtypes.seconds, help="culler period in seconds (default: voila.json, 15)")
+    sp.add_argument("--pool", type=argtypes.non_negative_int, default=0, help="pre-started kernels for instant pages (default 0)")
+    sp.add_argument("--store", type=argtypes.store_uri, help="ArcticDB URI (default: QUANTKIT_ARCTIC_URI or lmdb://~/.quantkit/arctic)")
     sp.add_argument("--library", help="ArcticDB library (default: QUANTKIT_LIBRARY or quantkit)")
     sp.set_defaults(func=cmd_serve)
     return sp

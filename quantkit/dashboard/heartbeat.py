@@ -39,6 +39,8 @@ import threading
 import time
 from typing import Any, Callable, Mapping
 
+from quantkit._threads import ServiceThread
+
 __all__ = ["ViewerLease"]
 
 log = logging.getLogger("quantkit.dashboard")
@@ -144,7 +146,7 @@ class ViewerLease:
         self._renew_cbs: list[Callback] = []
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = ServiceThread(lambda _stop: self._run(), name="quantkit-viewer-lease", stop=self._stop)
 
     # ---------------------------------------------------------------------------------------------- API
     @property
@@ -177,21 +179,17 @@ class ViewerLease:
 
     def start(self) -> "ViewerLease":
         """Start the watchdog thread (idempotent); the lease counts from now."""
-        if self._thread is None or not self._thread.is_alive():
+        if not self._loop.running:
             self._last = self._clock()
             self._kick_until = self._last + self.kick_window_s
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="quantkit-viewer-lease", daemon=True)
-            self._thread.start()
+            self._loop.start()
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the watchdog (idempotent). Callbacks are not called."""
         self._stop.set()
         self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self._loop.stop(timeout)
 
     def check(self) -> bool:
         """One watchdog step: kick the clock, expire or renew as due, run the callbacks; returns :attr:`alive`."""

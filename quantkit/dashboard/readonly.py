@@ -40,7 +40,6 @@ import itertools
 import logging
 import math
 import os
-import re
 import threading
 import time
 from dataclasses import dataclass
@@ -49,9 +48,11 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence, ca
 
 import numpy as np
 
-from quantkit.config import StoreConfig
+from quantkit._threads import ServiceThread, every
+from quantkit.config import StoreConfig, viewer_timeout_from_env
 from quantkit.dashboard.heartbeat import ViewerLease
 from quantkit.errors import DashboardError
+from quantkit.symbols import parse_pair
 
 if TYPE_CHECKING:
     from quantkit.dashboard.live import LiveDashboard
@@ -75,32 +76,11 @@ log = logging.getLogger("quantkit.dashboard")
 #: Page layouts of :class:`ReadOnlyDashboard`.
 LAYOUTS: tuple[str, ...] = ("grid", "single")
 #: Environment variable: seconds without a browser heartbeat before a page stops publishing.
-VIEWER_TIMEOUT_ENV = "QUANTKIT_VIEWER_TIMEOUT"
-_DEFAULT_VIEWER_TIMEOUT_S = 15.0
-_SYMBOL = re.compile(r"^[A-Z0-9]{2,30}$")
+VIEWER_TIMEOUT_ENV = "QUANTKIT_VIEWER_TIMEOUT"  # read by quantkit.config.viewer_timeout_from_env
 
 
 class StoreNotReady(DashboardError):
     """The store has no data to show yet (an LMDB store that does not exist is not created)."""
-
-
-def viewer_timeout_from_env(env: Mapping[str, str] | None = None) -> float:
-    """``QUANTKIT_VIEWER_TIMEOUT`` in seconds (default 15).
-
-    Raises:
-        ValueError: the variable is not a positive number (the message names it).
-    """
-    env = os.environ if env is None else env
-    raw = env.get(VIEWER_TIMEOUT_ENV, "")
-    if raw.strip() == "":
-        return _DEFAULT_VIEWER_TIMEOUT_S
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{VIEWER_TIMEOUT_ENV}={raw!r}: expected seconds, e.g. 15") from None
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{VIEWER_TIMEOUT_ENV}={raw!r}: must be > 0 seconds")
-    return value
 
 
 def route_logs_to_server() -> None:
@@ -138,26 +118,23 @@ def _in_kernel() -> bool:
 
 
 def open_store_readonly(config: StoreConfig | None = None) -> "TickStore":
-    """Open the tick store without creating anything.
-
-    An LMDB store is opened only if its library already exists on disk; other back-ends
-    (S3, Azure) are opened as usual (ArcticDB creates a missing library's config entry).
+    """Open the tick store without creating anything (``TickStore(create=False)``).
 
     Args:
         config: URI and library; ``None`` reads ``QUANTKIT_ARCTIC_URI`` / ``QUANTKIT_LIBRARY``.
 
     Raises:
-        StoreNotReady: the LMDB store or library does not exist yet.
+        StoreNotReady: the store or library does not exist yet.
         StoreError: the store cannot be opened.
     """
+    from quantkit.errors import StoreNotFoundError
     from quantkit.store import TickStore
 
     cfg = config or StoreConfig.from_env()
-    if cfg.uri.lower().startswith("lmdb://"):
-        path = Path(cfg.uri[len("lmdb://") :].split("?", 1)[0])
-        if not (path / cfg.library / "data.mdb").is_file():
-            raise StoreNotReady(f"no tick store library {cfg.library!r} yet: start the ingest first")
-    return TickStore(config=cfg)
+    try:
+        return TickStore(config=cfg, create=False)
+    except StoreNotFoundError:
+        raise StoreNotReady(f"no tick store library {cfg.library!r} yet: start the ingest first") from None
 
 
 # ---------------------------------------------------------------------------------------------- comm guard
@@ -314,12 +291,10 @@ class CommGuard:
 
 # ---------------------------------------------------------------------------------------------- pair grid
 def _parse_pair(raw: str | Sequence[str]) -> tuple[str, str]:
-    parts = [p.strip().upper() for p in raw.replace(",", "/").split("/")] if isinstance(raw, str) else [
-        str(p).strip().upper() for p in raw
-    ]
-    if len(parts) != 2 or parts[0] == parts[1] or not all(_SYMBOL.match(p) for p in parts):
-        raise ValueError(f"pair={raw!r}: expected two different symbols such as 'SYNAUSDT/SYNBUSDT'")
-    return parts[0], parts[1]
+    try:
+        return parse_pair(raw if isinstance(raw, str) else list(raw))
+    except ValueError as exc:
+        raise ValueError(f"pair={raw!r}: expected two different symbols such as 'SYNAUSDT/SYNBUSDT' ({exc})") from None
 
 
 def _sparkline(z: np.ndarray, level: float, width: int = 220, height: int = 46) -> str:
@@ -360,6 +335,8 @@ class PairGrid:
         max_tiles: tile slots (default 6).
         refresh_s: seconds between updates (default 2.0).
         stale_after_s: a pair whose last tick is older than this is shown as stale (default 10).
+        status_path: the ingest heartbeat file (default ``<QUANTKIT_DATA_DIR>/ingest_status.json``); an
+            error state in it (receiving but storing nothing, store full) is shown in red above the tiles.
         clock: wall clock, seconds since the epoch (tests may inject one).
 
     Raises:
@@ -379,13 +356,16 @@ class PairGrid:
         max_tiles: int = 6,
         refresh_s: float = 2.0,
         stale_after_s: float = 10.0,
+        status_path: str | os.PathLike[str] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         import ipywidgets as w
 
         from quantkit.dashboard.live import LiveParams
+        from quantkit.ingest.heartbeat import default_status_path
 
         LiveParams(bar=bar, window=window, method=method, z_entry=z_entry)  # validate once, with field names
+        self.status_path = Path(status_path) if status_path is not None else default_status_path()
         if not 1 <= int(max_tiles) <= 24:
             raise ValueError(f"max_tiles={max_tiles!r}: must be between 1 and 24")
         if not float(refresh_s) > 0:
@@ -404,8 +384,7 @@ class PairGrid:
         self._monitors: dict[tuple[str, str], Any] = {}
         self.refreshes = 0
         self.errors = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = ServiceThread(every(self.refresh, lambda: self.refresh_s), name="quantkit-pair-grid")
 
         self.bodies = [w.HTML(value="", layout=w.Layout(width="100%")) for _ in range(self.max_tiles)]
         self.buttons = [w.Button(description="open", icon="expand", layout=w.Layout(width="100%"))
@@ -425,27 +404,16 @@ class PairGrid:
     @property
     def running(self) -> bool:
         """True while the refresh thread runs."""
-        return self._thread is not None and self._thread.is_alive()
+        return self._loop.running
 
     def start(self) -> "PairGrid":
         """Start refreshing in a daemon thread (idempotent)."""
-        if not self.running:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="quantkit-pair-grid", daemon=True)
-            self._thread.start()
+        self._loop.start()
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop refreshing (idempotent); tiles keep their last content."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.refresh()
-            self._stop.wait(self.refresh_s)
+        self._loop.stop(timeout)
 
     # ---------------------------------------------------------------------------------------------- cycle
     def _clicked(self, slot: int) -> None:
@@ -478,11 +446,17 @@ class PairGrid:
             log.warning("pair grid: symbol list failed: %s", exc)
             self._set(self.notice, f"<span class='qk-err'>store unavailable ({type(exc).__name__})</span>")
             return
+        from quantkit.dashboard.live.metrics import ingest_problem, render_ingest_problem
+        from quantkit.ingest.heartbeat import read_status
+
         chosen = self._choose_pairs()
+        hb = read_status(self.status_path, clock=self._clock)
+        problem = ingest_problem(hb.data) if hb.data else None
+        banner = f"<div>{render_ingest_problem(problem)}</div>" if problem else ""
         if not chosen:
-            self._set(self.notice, "<i>waiting for two symbols in the store...</i>")
+            self._set(self.notice, banner + "<i>waiting for two symbols in the store...</i>")
         else:
-            self._set(self.notice, f"<small>{len(chosen)} pairs &middot; {html.escape(self.bar)} bars &middot; "
+            self._set(self.notice, banner + f"<small>{len(chosen)} pairs &middot; {html.escape(self.bar)} bars &middot; "
                                    f"window {self.window} &middot; click a tile to open the full view</small>")
         for slot in range(self.max_tiles):
             pair = chosen[slot] if slot < len(chosen) else None

@@ -3,19 +3,24 @@
 Everything ``notebooks/research_pair.ipynb`` shows is computed and laid out here, so the
 notebook stays a few lines per cell and the logic is testable without a browser:
 
-* :func:`compute_research` (no widgets): reads bars through ``store.bars(symbol, freq,
-  start, end)``, aligns them (:func:`quantkit.analytics.align_pair`, inner join, empty bars
-  dropped), and runs the analytics: static / rolling / Kalman hedge ratios, the spread with
-  Bollinger bands, ADF on each leg, Engle-Granger both ways, Johansen, KPSS on the spread,
+* :func:`compute_research` (no widgets): reads and aligns the pair's bars with the pair loader
+  (:func:`quantkit.analytics.load_pair`: ``start`` inclusive, ``end`` exclusive, zero-volume bars
+  dropped, a long hole splits the sample and the page says so), and runs the analytics: static /
+  rolling / Kalman hedge ratios, the spread with Bollinger bands, ADF on each leg, Engle-Granger both ways, Johansen, KPSS on the spread,
   half-life, OU fit, Hurst, variance ratio, rolling return correlation, lead-lag, beta
   stability, and (optionally) the pair scanner over the stored symbols. The result
-  (:class:`ResearchData`) has the tables, a plain-language verdict and a JSON summary.
+  (:class:`ResearchData`) has the tables, the verdict of
+  :func:`quantkit.analytics.cointegration_study` (the same one the pair report shows) and a JSON summary.
+* With no symbols (or no bar size) given, the page opens on what the store holds
+  (:func:`resolve_params`): the configured pair when stored, else the scanner's best pair, else the
+  store's first two symbols, at a bar size that gives enough bars; it says which it chose.
 * :class:`ResearchPage`: ipywidgets controls (symbols, dates, bar size, window, log prices,
   "Analyse"), bqplot figures (price pair rebased to 100, spread with bands, rolling beta vs
   Kalman beta, rolling return correlation, lead-lag bars), the test tables with the
   verdict, and the scanner ranking; selecting a ranking row opens that pair.
 
-Lines are decimated to at most :data:`MAX_POINTS` points by striding (full series stay in
+Lines are decimated to at most :data:`MAX_POINTS` points, each bucket's min and max kept
+(:mod:`quantkit.analytics.decimation`; full series stay in
 :attr:`ResearchPage.data`). Analytics stay pure in :mod:`quantkit.analytics`; this module
 only reads the store and draws.
 """
@@ -34,14 +39,27 @@ import numpy as np
 import pandas as pd
 
 import quantkit.analytics as qa
+from quantkit.analytics.decimation import decimate_lines
+from quantkit.analytics.scanner import BAR_LADDER, configured_pair
+from quantkit.analytics.scanner import stored_symbols as scanner_symbols
 from quantkit.errors import AnalyticsError, DashboardError, QuantkitError
+from quantkit.symbols import SYMBOL_HELP, is_symbol
 
-__all__ = ["BAR_SIZES", "MAX_POINTS", "ResearchData", "ResearchPage", "ResearchParams", "compute_research", "stored_symbols"]
+__all__ = [
+    "BAR_SIZES",
+    "MAX_POINTS",
+    "ResearchData",
+    "ResearchPage",
+    "ResearchParams",
+    "compute_research",
+    "resolve_params",
+    "stored_symbols",
+]
 
 log = logging.getLogger("quantkit.dashboard")
 
 #: Bar sizes offered in the dropdown (any size the store accepts works through the parameters).
-BAR_SIZES: tuple[str, ...] = ("1m", "5m", "15m", "1h", "4h", "1d")
+BAR_SIZES: tuple[str, ...] = BAR_LADDER
 #: Maximum points per plotted line.
 MAX_POINTS = 2500
 
@@ -51,11 +69,13 @@ class ResearchParams:
     """The page's inputs (the notebook's ``parameters`` cell).
 
     Attributes:
-        y_symbol: dependent leg, e.g. ``"ETHUSDT"``.
-        x_symbol: hedge leg, e.g. ``"BTCUSDT"``.
-        bar_size: bar size passed to ``store.bars`` (``"1m"``, ``"5m"``, ...).
-        start: first bar (str / Timestamp, naive = UTC) or None for the beginning.
-        end: end bound or None for the end.
+        y_symbol: dependent leg, e.g. ``"ETHUSDT"`` or ``"BTCUSDT_PERP"`` (:mod:`quantkit.symbols`);
+            None (default): chosen from the store (:func:`resolve_params`).
+        x_symbol: hedge leg, e.g. ``"BTCUSDT"``; None: chosen with ``y_symbol``.
+        bar_size: bar size (``"1s"``, ``"1m"``, ``"5m"``, ...); None (default): the coarsest size that
+            gives enough bars in the stored span.
+        start: first bar's open time, inclusive (str / Timestamp, naive = UTC), or None for the beginning.
+        end: exclusive end, or None for the end.
         log_prices: analyse log prices (default True: beta is an elasticity).
         window: rolling OLS / spread z-score / correlation window in bars (default 240).
         band_k: Bollinger band half-width in rolling standard deviations (default 2).
@@ -68,9 +88,9 @@ class ResearchParams:
         scan_maxlag: largest ADF lag in the scanner (default 12).
     """
 
-    y_symbol: str = "ETHUSDT"
-    x_symbol: str = "BTCUSDT"
-    bar_size: str = "1m"
+    y_symbol: str | None = None
+    x_symbol: str | None = None
+    bar_size: str | None = None
     start: Any = None
     end: Any = None
     log_prices: bool = True
@@ -94,22 +114,49 @@ class ResearchParams:
         return params
 
     def validate(self) -> None:
-        """Raise DashboardError on an unusable combination."""
-        if not self.y_symbol or not self.x_symbol:
-            raise DashboardError("choose two symbols")
-        if self.y_symbol == self.x_symbol:
+        """Raise DashboardError on an unusable combination (None symbols / bar size are resolved later)."""
+        for name in ("y_symbol", "x_symbol"):
+            v = getattr(self, name)
+            if v is not None and not is_symbol(v):
+                raise DashboardError(f"{name}={v!r}: not a symbol; use {SYMBOL_HELP}")
+        if self.y_symbol is not None and self.y_symbol == self.x_symbol:
             raise DashboardError(f"y_symbol and x_symbol are both {self.y_symbol!r}: choose two different symbols")
         if not isinstance(self.window, (int, np.integer)) or self.window < 10:
             raise DashboardError(f"window={self.window!r}: expected an integer >= 10 bars")
 
+    @property
+    def min_bars(self) -> int:
+        """Aligned bars the page needs: ``max(3 * window, 100)``."""
+        return max(3 * int(self.window), 100)
+
 
 def stored_symbols(store: Any) -> list[str]:
-    """The symbols a store lists (``store.symbols()`` as a frame with a ``symbol`` column or a list)."""
-    syms = store.symbols()
-    if isinstance(syms, pd.DataFrame):
-        col = syms["symbol"] if "symbol" in syms.columns else syms.index.to_series()
-        return sorted(str(s) for s in col.tolist())
-    return sorted(str(s) for s in syms)
+    """The symbols a store lists, sorted (:func:`quantkit.analytics.scanner.stored_symbols`)."""
+    return sorted(scanner_symbols(store))
+
+
+def resolve_params(store: Any, params: ResearchParams) -> tuple[ResearchParams, str]:
+    """``params`` with a missing pair or bar size chosen from the store, and a sentence saying what was chosen.
+
+    The pair: the configured pair when the store holds it, else the scanner's best pair, else the
+    store's first two symbols (:func:`quantkit.analytics.default_pair`); the bar size: the coarsest
+    of :data:`BAR_SIZES` whose stored span holds ten times :attr:`ResearchParams.min_bars`.
+
+    Raises:
+        DashboardError: the store holds fewer than two symbols.
+    """
+    p = params
+    if p.y_symbol is not None and p.x_symbol is not None and p.bar_size is not None:
+        return p, ""
+    try:
+        if p.y_symbol is None or p.x_symbol is None:
+            choice = qa.default_pair(store, configured_pair(), freq=p.bar_size, min_bars=p.min_bars, ladder=BAR_SIZES)
+        else:
+            f = qa.default_bar_size(store, p.y_symbol, p.x_symbol, p.min_bars, ladder=BAR_SIZES)
+            choice = qa.PairChoice(p.y_symbol, p.x_symbol, f, f"{p.y_symbol}/{p.x_symbol}: {f} bars (enough for the window)")
+    except AnalyticsError as exc:
+        raise DashboardError(str(exc)) from None
+    return replace(p, y_symbol=choice.y, x_symbol=choice.x, bar_size=choice.freq), f"Opened on {choice.reason}."
 
 
 def _f(v: Any) -> Any:
@@ -149,6 +196,8 @@ class ResearchData:
     stability: qa.BetaStability
     scan: pd.DataFrame | None
     verdict: str
+    study: qa.CointegrationStudy | None = None
+    note: str = ""
 
     @property
     def n(self) -> int:
@@ -159,6 +208,11 @@ class ResearchData:
     def cointegrated(self) -> bool:
         """Engle-Granger rejects "no cointegration" at 5% in at least one direction."""
         return min(self.eg_yx.pvalue, self.eg_xy.pvalue) < 0.05
+
+    @property
+    def verdict_label(self) -> str:
+        """``"cointegrated"``, ``"mixed evidence"`` or ``"not cointegrated"`` (:func:`quantkit.analytics.cointegration_study`)."""
+        return self.study.label if self.study is not None else ""
 
     def tests_table(self) -> pd.DataFrame:
         """ADF (legs), Engle-Granger (both ways), Johansen (trace, max-eig) and KPSS (spread) in one table."""
@@ -250,6 +304,8 @@ class ResearchData:
             "z_last": _f(self.bands["z"].iloc[-1]),
             "cointegrated": self.cointegrated,
             "verdict": self.verdict,
+            "verdict_label": self.verdict_label,
+            "note": self.note,
         }
         if self.scan is not None:
             out["scan"] = [
@@ -262,47 +318,6 @@ class ResearchData:
     def summary_json(self) -> str:
         """:meth:`summary` as JSON text."""
         return json.dumps(self.summary(), indent=1, sort_keys=True)
-
-
-def _verdict(d: dict[str, Any], p: ResearchParams) -> str:
-    eg_yx, eg_xy, jo, kp, hl = d["eg_yx"], d["eg_xy"], d["johansen"], d["kpss_spread"], d["half_life"]
-    best = eg_yx if eg_yx.pvalue <= eg_xy.pvalue else eg_xy
-    direction = f"{p.y_symbol} on {p.x_symbol}" if best is eg_yx else f"{p.x_symbol} on {p.y_symbol}"
-    both = eg_yx.pvalue < 0.05 and eg_xy.pvalue < 0.05
-    parts = []
-    if best.pvalue < 0.05:
-        parts.append(
-            f"Cointegrated at 5%: Engle-Granger p = {best.pvalue:.4f} ({direction})"
-            + ("; both directions agree." if both else "; the other direction does not confirm it (p = "
-               f"{max(eg_yx.pvalue, eg_xy.pvalue):.3f}), so treat it as fragile.")
-        )
-    elif best.pvalue < 0.10:
-        parts.append(f"Weak evidence only: the best Engle-Granger p = {best.pvalue:.3f} ({direction}) is between 5% and 10%.")
-    else:
-        parts.append(f"No evidence of cointegration: the best Engle-Granger p = {best.pvalue:.3f} ({direction}). "
-                     "The spread may wander without coming back; a mean-reversion strategy has no statistical footing here.")
-    legs_nonstationary = not d["adf_y"].reject() and not d["adf_x"].reject()
-    if jo.rank_trace == 0:
-        parts.append("Johansen (trace, 95%) finds no cointegrating relation (rank 0).")
-    elif jo.rank_trace == 1:
-        parts.append("Johansen (trace, 95%) finds one cointegrating relation (rank 1), consistent with a mean-reverting spread.")
-    elif legs_nonstationary:
-        parts.append("Johansen (trace, 95%) rejects rank 0 and also rank <= 1. Both legs look non-stationary by ADF, so "
-                     "rank 2 is implausible: the constant-only model's critical values assume drifting prices and the "
-                     "last test over-rejects on driftless ones. Read it as at most one relation and weight Engle-Granger.")
-    else:
-        parts.append("Johansen (trace, 95%) finds rank 2: both series look stationary on their own, so a 'pair' adds nothing.")
-    parts.append("KPSS " + ("rejects" if kp.reject() else "does not reject") + " stationarity of the spread"
-                 + (" (a second opinion against mean reversion)." if kp.reject() else "."))
-    if hl.mean_reverting and math.isfinite(hl.exact):
-        hours = hl.exact * hl.bar_seconds / 3600 if math.isfinite(hl.bar_seconds) else math.nan
-        when = f" (~{hours:.1f} h)" if math.isfinite(hours) else ""
-        parts.append(f"Half-life {hl.exact:.0f} bars{when}: "
-                     + ("short compared with the sample, so there are many round trips." if hl.exact < len(d["spread"]) / 20
-                        else "long compared with the sample: few round trips, estimates are noisy."))
-    else:
-        parts.append("The spread shows no mean reversion in an AR(1) fit (gamma >= 0).")
-    return " ".join(parts)
 
 
 def compute_research(store: Any, params: ResearchParams) -> ResearchData:
@@ -321,38 +336,30 @@ def compute_research(store: Any, params: ResearchParams) -> ResearchData:
         AnalyticsError: from the analytics on degenerate data (message names the problem).
     """
     params.validate()
-    p = params
-    bars = {}
-    for sym in (p.y_symbol, p.x_symbol):
-        try:
-            b = store.bars(sym, p.bar_size, p.start, p.end)
-        except QuantkitError:
-            raise
-        except Exception as exc:  # the store's own error type is unknown here
-            raise DashboardError(f"{sym}: could not read {p.bar_size} bars ({exc})") from exc
-        if b is None or len(b) == 0:
-            raise DashboardError(f"{sym}: no {p.bar_size} bars between {p.start} and {p.end}")
-        bars[sym] = b
-    prices = qa.align_pair(bars[p.y_symbol], bars[p.x_symbol], how="inner")
-    if len(prices) < max(3 * p.window, 100):
+    p, chosen = resolve_params(store, params)
+    assert p.y_symbol is not None and p.x_symbol is not None and p.bar_size is not None
+    try:
+        loaded = qa.load_pair(store, p.y_symbol, p.x_symbol, p.bar_size, p.start, p.end)
+    except (QuantkitError, ValueError) as exc:  # no bars, unknown symbol, a bar size the store cannot make
+        raise DashboardError(str(exc).strip("'\"")) from None
+    prices = loaded.pair
+    if len(prices) < p.min_bars:
         raise DashboardError(
             f"only {len(prices)} aligned {p.bar_size} bars for {p.y_symbol}/{p.x_symbol}; need at least "
-            f"{max(3 * p.window, 100)} (lower the window or widen the dates)"
+            f"{p.min_bars} (lower the window, use smaller bars or widen the dates)"
         )
-    pair = qa.align_pair(bars[p.y_symbol], bars[p.x_symbol], how="inner", log=p.log_prices)
+    pair = prices.copy()
+    if p.log_prices:
+        pair["y"] = np.log(pair["y"])
+        pair["x"] = np.log(pair["x"])
     y, x = pair["y"], pair["x"]
-    ols = qa.ols_hedge(y, x)
-    spread = ols.resid.rename("spread")
+    study = qa.cointegration_study(y, x, names=(p.y_symbol, p.x_symbol))
+    ols = study.ols
+    spread = study.spread
     rolling = qa.rolling_ols(y, x, p.window)
     ve = p.kalman_ve if p.kalman_ve is not None else max(float(spread.var()), 1e-12)
     kalman = qa.kalman_hedge(y, x, delta=p.kalman_delta, ve=ve)
     bands = qa.bollinger_bands(spread, p.window, k=p.band_k)
-    d: dict[str, Any] = {"spread": spread, "adf_y": qa.adf(y), "adf_x": qa.adf(x)}
-    d["eg_yx"] = qa.engle_granger(y, x)
-    d["eg_xy"] = qa.engle_granger(x, y)
-    d["johansen"] = qa.johansen(pd.DataFrame({p.y_symbol: y, p.x_symbol: x}))
-    d["kpss_spread"] = qa.kpss(spread)
-    d["half_life"] = qa.half_life(spread)
     scan = None
     if p.scan:
         syms = list(p.scan_symbols) if p.scan_symbols is not None else stored_symbols(store)
@@ -372,13 +379,13 @@ def compute_research(store: Any, params: ResearchParams) -> ResearchData:
         kalman=kalman,
         spread=spread,
         bands=bands,
-        adf_y=d["adf_y"],
-        adf_x=d["adf_x"],
-        eg_yx=d["eg_yx"],
-        eg_xy=d["eg_xy"],
-        johansen=d["johansen"],
-        kpss_spread=d["kpss_spread"],
-        half_life=d["half_life"],
+        adf_y=study.adf_y,
+        adf_x=study.adf_x,
+        eg_yx=study.eg_yx,
+        eg_xy=study.eg_xy,
+        johansen=study.johansen,
+        kpss_spread=study.kpss_spread,
+        half_life=study.half_life,
         ou=qa.ou_fit(spread),
         hurst=qa.hurst(spread, max_lag=max(3, min(100, n // 4))),
         variance_ratio=qa.variance_ratio(spread, q=max(2, min(p.window // 4, n // 4))),
@@ -386,16 +393,15 @@ def compute_research(store: Any, params: ResearchParams) -> ResearchData:
         lead_lag=qa.cross_correlation(prices["y"], prices["x"], max_lag=min(p.max_lag, n // 4)),
         stability=qa.beta_stability(y, x, p.window),
         scan=scan,
-        verdict=_verdict(d, p),
+        verdict=study.text,
+        study=study,
+        note=" ".join(t for t in (chosen, loaded.note) if t),
     )
 
 
 def _decimate(index: pd.Index, *cols: np.ndarray) -> tuple[np.ndarray, ...]:
-    n = len(index)
-    step = max(1, int(math.ceil(n / MAX_POINTS)))
-    t = np.asarray(index[::step].tz_localize(None) if getattr(index, "tz", None) else index[::step],
-                   dtype="datetime64[ms]")
-    return (t,) + tuple(np.asarray(c, dtype=np.float64)[::step] for c in cols)
+    t = np.asarray(index.tz_localize(None) if getattr(index, "tz", None) else index, dtype="datetime64[ms]")
+    return decimate_lines(t, *cols, max_points=MAX_POINTS)
 
 
 def _html_table(frame: pd.DataFrame, fmt: str = "{:.4g}") -> str:
@@ -433,14 +439,23 @@ class ResearchPage:
         self.store = store
         self.params = params or ResearchParams()
         self.data: ResearchData | None = None
+        self.status = w.HTML()
+        try:
+            self.params, chosen = resolve_params(store, self.params)
+        except DashboardError as exc:
+            chosen = ""
+            self.status.value = f"<span style='color:#b00'>{html.escape(str(exc))}</span>"
+        #: What the page chose when the parameters left the pair or bar size open ("" otherwise).
+        self.chosen = chosen
         symbols = stored_symbols(store)
         for s in (self.params.y_symbol, self.params.x_symbol):
-            if s not in symbols:
+            if s is not None and s not in symbols:
                 symbols.append(s)
         self.y_dd = w.Dropdown(options=symbols, value=self.params.y_symbol, description="Y")
         self.x_dd = w.Dropdown(options=symbols, value=self.params.x_symbol, description="X")
-        sizes = list(BAR_SIZES) + ([self.params.bar_size] if self.params.bar_size not in BAR_SIZES else [])
-        self.bar_dd = w.Dropdown(options=sizes, value=self.params.bar_size, description="bars")
+        bar = self.params.bar_size
+        sizes = list(BAR_SIZES) + ([bar] if bar is not None and bar not in BAR_SIZES else [])
+        self.bar_dd = w.Dropdown(options=sizes, value=bar, description="bars")
         self.start_txt = w.Text(value="" if self.params.start is None else str(self.params.start),
                                 description="start", placeholder="YYYY-MM-DD (blank: all)")
         self.end_txt = w.Text(value="" if self.params.end is None else str(self.params.end),
@@ -448,7 +463,6 @@ class ResearchPage:
         self.window_in = w.BoundedIntText(value=int(self.params.window), min=10, max=100_000, description="window")
         self.log_cb = w.Checkbox(value=bool(self.params.log_prices), description="log prices")
         self.run_btn = w.Button(description="Analyse", button_style="primary")
-        self.status = w.HTML()
         self.run_btn.on_click(lambda _: self._on_run())
 
         def fig(title: str, marks: list, scales: dict, y_label: str) -> Any:
@@ -508,7 +522,7 @@ class ResearchPage:
             self.scan_select,
         ])
         self._suppress_pick = False
-        if compute:
+        if compute and self.params.y_symbol is not None:
             self.refresh()
 
     # ------------------------------------------------------------------------------------------ actions
@@ -559,12 +573,17 @@ class ResearchPage:
             data = replace(compute_research(self.store, ResearchParams(**kw)), scan=old_scan)
         else:
             data = compute_research(self.store, p)
+        if params is None and self.chosen and self.chosen not in data.note:
+            data = replace(data, note=" ".join(t for t in (self.chosen, data.note) if t))
         self.params = p
         self.data = data
         self._draw(data)
-        self.status.value = (f"{html.escape(p.y_symbol)} / {html.escape(p.x_symbol)}: {data.n:,} aligned "
-                             f"{html.escape(p.bar_size)} bars, {html.escape(str(data.pair.index[0]))} .. "
-                             f"{html.escape(str(data.pair.index[-1]))}")
+        p = data.params
+        note = data.note
+        self.status.value = (f"{html.escape(str(p.y_symbol))} / {html.escape(str(p.x_symbol))}: {data.n:,} aligned "
+                             f"{html.escape(str(p.bar_size))} bars, {html.escape(str(data.pair.index[0]))} .. "
+                             f"{html.escape(str(data.pair.index[-1]))}"
+                             + (f"<br><i>{html.escape(note)}</i>" if note else ""))
         return data
 
     # ------------------------------------------------------------------------------------------ drawing

@@ -34,6 +34,7 @@ from typing import Any, Callable, Mapping
 from jupyter_server.auth.identity import PasswordIdentityProvider
 from jupyter_server.services.kernels.connection.channels import ZMQChannelsWebsocketConnection
 
+from quantkit._files import find_checkout
 from quantkit.config import StoreConfig
 from quantkit.errors import ConfigError
 
@@ -46,7 +47,6 @@ __all__ = [
     "V1_PROTOCOL",
     "ServeOptions",
     "check_exposure",
-    "find_repo",
     "is_loopback",
     "kernel_pids",
     "serve",
@@ -210,14 +210,6 @@ def _drop_message(*args: Any, **kwargs: Any) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- options
-def find_repo(start: Path | None = None) -> Path | None:
-    """The checkout holding ``notebooks/`` and ``jupyter_config/`` (this package's, else ``start``/cwd)."""
-    for base in (Path(__file__).resolve().parents[2], (start or Path.cwd()).resolve()):
-        if (base / "notebooks").is_dir() and (base / "jupyter_config").is_dir():
-            return base
-    return None
-
-
 @dataclass(frozen=True)
 class ServeOptions:
     """How to serve the read-only dashboard.
@@ -268,7 +260,7 @@ class ServeOptions:
         Raises:
             ConfigError: no checkout with ``notebooks/`` and ``jupyter_config/`` was found, or the notebook is missing.
         """
-        repo = find_repo()
+        repo = find_checkout()
         nb = self.notebook or (repo / DEFAULT_NOTEBOOK if repo else None)
         cfg = self.config_dir or (repo / "jupyter_config" if repo else None)
         if nb is None or cfg is None:

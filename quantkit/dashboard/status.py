@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import html
 import logging
-import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable
 
 import pandas as pd
+
+from quantkit._threads import ServiceThread, every
 
 if TYPE_CHECKING:
     from quantkit.store import TickStore
@@ -54,8 +55,7 @@ class StoreMonitor:
         self.last_frame: pd.DataFrame | None = None
         self.last_error: str | None = None
         self._prev: dict[str, tuple[float, int]] = {}
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = ServiceThread(every(self.refresh, lambda: self.interval), name="quantkit-store-monitor")
 
     def refresh(self) -> pd.DataFrame:
         """Read the store once and update the widget; returns the table shown."""
@@ -100,22 +100,12 @@ class StoreMonitor:
 
     def start(self) -> "StoreMonitor":
         """Start refreshing in a daemon thread (idempotent)."""
-        if self._thread is None or not self._thread.is_alive():
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="quantkit-store-monitor", daemon=True)
-            self._thread.start()
+        self._loop.start()
         return self
 
     def stop(self) -> None:
         """Stop refreshing (idempotent)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5.0)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.refresh()
-            self._stop.wait(self.interval)
+        self._loop.stop(5.0)
 
     def _ipython_display_(self, **kwargs: Any) -> None:
         from IPython.display import display

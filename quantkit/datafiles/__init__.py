@@ -8,6 +8,8 @@ whole raises :class:`quantkit.errors.DataFileError`.
 function                   reads
 ========================== ======================================================================
 :func:`read_trades_csv`    data.binance.vision trades CSV (spot headerless, futures with header)
+:func:`read_aggtrades_csv` data.binance.vision aggTrades CSV (one tick per aggregate trade)
+:func:`read_funding_csv`   USD-M fundingRate CSV (funding time, rate per interval, mark price)
 :func:`read_capture`       ``<recv_ns> <combined-stream JSON>`` lines; @trade/@aggTrade kept
 :func:`read_candles_csv`   ``timestamp,open,high,low,close,volume`` CSV and Binance klines
 :func:`sniff`              which of the above a file is
@@ -24,8 +26,10 @@ Examples:
 
 from __future__ import annotations
 
+from quantkit.datafiles.aggtrades import read_aggtrades_csv
 from quantkit.datafiles.candles import CANDLE_COLUMNS, interval_to_timedelta, read_candles_csv, timedelta_to_interval
 from quantkit.datafiles.capture import read_capture
+from quantkit.datafiles.funding import FUNDING_COLUMNS, read_funding_csv
 from quantkit.datafiles.result import REJECT_REASONS, ReadResult, RejectedRow
 from quantkit.datafiles.sniff import FILE_KINDS, sniff
 from quantkit.datafiles.trades import read_trades_csv
@@ -33,12 +37,15 @@ from quantkit.datafiles.trades import read_trades_csv
 __all__ = [
     "CANDLE_COLUMNS",
     "FILE_KINDS",
+    "FUNDING_COLUMNS",
     "REJECT_REASONS",
     "ReadResult",
     "RejectedRow",
     "interval_to_timedelta",
+    "read_aggtrades_csv",
     "read_candles_csv",
     "read_capture",
+    "read_funding_csv",
     "read_trades_csv",
     "sniff",
     "timedelta_to_interval",

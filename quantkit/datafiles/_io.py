@@ -7,12 +7,15 @@ import io
 import os
 import re
 import zipfile
+import zlib
 from contextlib import contextmanager
 from typing import IO, Iterator
 
 from quantkit.errors import DataFileError
+from quantkit.symbols import is_symbol
 
 __all__ = [
+    "GuardedReader",
     "MAX_MS",
     "MIN_MS",
     "US_THRESHOLD",
@@ -22,6 +25,7 @@ __all__ = [
     "guess_symbol",
     "open_binary",
     "open_text",
+    "stream_damage",
 ]
 
 #: Plausible epoch-millisecond range for market data: 2009-01-01 .. 2100-01-01 (UTC).
@@ -32,6 +36,71 @@ US_THRESHOLD = 100_000_000_000_000
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZIP_MAGIC = b"PK\x03\x04"
+
+
+class _Guard(io.RawIOBase):
+    """Complete lines of a decompressing stream; a damaged stream ends cleanly at its last complete line."""
+
+    def __init__(self, inner: "IO[bytes] | gzip.GzipFile", what: str) -> None:
+        self._inner = inner
+        self._what = what
+        self._held = b""  # bytes after the last newline read so far (a line not yet complete)
+        self._out = b""  # complete lines not yet handed out
+        self._eof = False
+        self.lines = 0
+        self.damage: str | None = None
+        self._read1 = getattr(inner, "read1", inner.read)
+
+    def readable(self) -> bool:
+        return True
+
+    def _fill(self, size: int) -> None:
+        while not self._out and not self._eof:
+            try:  # read1: one decompression step, so nothing decompressed is lost when the next one fails
+                chunk = self._read1(max(size, 1 << 16))
+            except (EOFError, OSError, zlib.error, zipfile.BadZipFile) as exc:
+                cut = f"; the cut line {self.lines + 1} is dropped" if self._held.strip() else ""
+                self.damage = f"{self._what} data damaged after line {self.lines} ({exc}){cut}"
+                self._held = b""
+                self._eof = True
+                return
+            if not chunk:
+                self._out, self._held, self._eof = self._held, b"", True
+                return
+            data = self._held + chunk
+            cut_at = data.rfind(b"\n") + 1
+            self._out, self._held = data[:cut_at], data[cut_at:]
+            self.lines += self._out.count(b"\n")
+
+    def readinto(self, buffer: "bytearray | memoryview") -> int:  # type: ignore[override]
+        view = memoryview(buffer)
+        self._fill(len(view))
+        n = min(len(view), len(self._out))
+        view[:n] = self._out[:n]
+        self._out = self._out[n:]
+        return n
+
+
+class GuardedReader(io.BufferedReader):
+    """A buffered reader over a decompressing stream that never raises for damaged data.
+
+    When the compressed data is cut short or corrupt, reading ends at the last complete line (a
+    partly decompressed line is dropped, never handed out cut) and :attr:`damage` says where.
+    """
+
+    def __init__(self, inner: "IO[bytes] | gzip.GzipFile", what: str) -> None:
+        self._guard = _Guard(inner, what)
+        super().__init__(self._guard, buffer_size=1 << 20)
+
+    @property
+    def damage(self) -> str | None:
+        """``None`` while the data is intact, else what broke and after which line."""
+        return self._guard.damage
+
+
+def stream_damage(fh: object) -> str | None:
+    """Where the compressed stream ``fh`` (from :func:`open_binary`) broke, or ``None``."""
+    return fh.damage if isinstance(fh, GuardedReader) else None
 
 
 @contextmanager
@@ -53,15 +122,18 @@ def open_binary(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
         raw.seek(0)
         if magic.startswith(_GZIP_MAGIC):
             with gzip.GzipFile(fileobj=raw, mode="rb") as gz:
-                yield gz  # type: ignore[misc]  # GzipFile is a binary IO
+                yield GuardedReader(gz, "gzip")
         elif magic == _ZIP_MAGIC:
-            with zipfile.ZipFile(raw) as zf:
-                members = [m for m in zf.infolist() if not m.is_dir()]
-                if not members:
-                    raise DataFileError(spath, "zip archive holds no file")
-                csvs = [m for m in members if m.filename.lower().endswith(".csv")]
-                with zf.open((csvs or members)[0]) as member:
-                    yield member
+            try:
+                with zipfile.ZipFile(raw) as zf:
+                    members = [m for m in zf.infolist() if not m.is_dir()]
+                    if not members:
+                        raise DataFileError(spath, "zip archive holds no file")
+                    csvs = [m for m in members if m.filename.lower().endswith(".csv")]
+                    with zf.open((csvs or members)[0]) as member:
+                        yield GuardedReader(member, "zip")
+            except (zipfile.BadZipFile, zlib.error) as exc:  # damaged archive (also a bad CRC at its end)
+                raise DataFileError(spath, f"damaged zip archive: {exc}") from exc
         else:
             yield raw
     finally:
@@ -121,7 +193,7 @@ def guess_symbol(path: str | os.PathLike[str]) -> str | None:
     if not m:
         return None
     sym = m.group(1).upper()
-    if sym.lower() in _NOT_SYMBOLS or sym.isdigit() or len(sym) < 3 or not any(c.isalpha() for c in sym):
+    if sym.lower() in _NOT_SYMBOLS or sym.isdigit() or len(sym) < 3 or not any(c.isalpha() for c in sym) or not is_symbol(sym):
         return None
     return sym
 

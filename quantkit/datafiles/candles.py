@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -67,7 +68,9 @@ def interval_to_timedelta(interval: str) -> pd.Timedelta:
         td = pd.Timedelta({"s": "1s", "m": "1min", "h": "1h", "d": "1D", "w": "7D"}[u]) * n
     else:
         try:
-            td = pd.Timedelta(pd.tseries.frequencies.to_offset(s))  # type: ignore[arg-type]
+            with warnings.catch_warnings():  # deprecated aliases ("u", "T") warn; they are still read
+                warnings.simplefilter("ignore", FutureWarning)
+                td = pd.Timedelta(pd.tseries.frequencies.to_offset(s))  # type: ignore[arg-type]
         except (ValueError, TypeError):
             raise ValueError(f"interval {interval!r} is not understood; use e.g. '1s', '1m', '5m', '1h', '1d'") from None
     if td <= pd.Timedelta(0):
@@ -156,9 +159,12 @@ def read_candles_csv(
       close_time, quote_volume, count, taker_buy_volume, taker_buy_quote_volume, ignore``
       (with or without header), open time in ms or µs.
 
-    Bad rows (non-numbers, prices <= 0, negative volume, ``high < low``, open/close outside
-    ``[low, high]``, unparsable or implausible times, repeated open times) are rejected with
-    their 1-based line; the good rows are kept. The last candle of a download may still have
+    A row is kept only when it has every column of its layout, each well formed: a kline cut inside
+    a trailing column (10 or 11 fields) is rejected as ``field_count``, never completed. Bad rows
+    (non-numbers, prices <= 0, negative volume, ``high < low``, open/close outside ``[low, high]``,
+    unparsable or implausible times, an open time repeated with other values: ``conflict``) are
+    rejected with their 1-based line; the good rows are kept; exact repeats are counted in
+    :attr:`ReadResult.duplicates`. The last candle of a download may still have
     been open (partial): that cannot be seen from the file and is kept.
 
     Args:
@@ -219,18 +225,23 @@ def read_candles_csv(
     keep, rejected = reject_where(spath, table.lines, checks)
     idx = np.flatnonzero(keep)
     t = ns[idx]
+    value_cols = [k for k in (*CANDLE_COLUMNS, "quote_volume", "trades", "taker_buy_volume") if k in c]
+    duplicates = 0
     if len(t) > 1 and not bool(np.all(t[1:] > t[:-1])):
         order = np.argsort(t, kind="stable")
         idx, t = idx[order], t[order]
-        dup = np.zeros(len(t), dtype=bool)
-        dup[1:] = t[1:] == t[:-1]
-        if dup.any():
-            rejected.extend(RejectedRow(spath, int(table.lines[i]), "duplicate_time") for i in idx[dup])
-            idx, t = idx[~dup], t[~dup]
-    data = {k: c[k][idx] for k in CANDLE_COLUMNS}
-    for extra in ("quote_volume", "trades", "taker_buy_volume"):
-        if extra in c:
-            data[extra] = c[extra][idx]
+        rep = np.zeros(len(t), dtype=bool)
+        rep[1:] = t[1:] == t[:-1]
+        if rep.any():  # an exact repeat is a duplicate; other values at the same open time: a conflict
+            first = np.maximum.accumulate(np.where(rep, 0, np.arange(len(t))))
+            a, b = idx[rep], idx[first[rep]]
+            same = np.ones(len(a), dtype=bool)
+            for k in value_cols:
+                same &= c[k][a] == c[k][b]
+            duplicates = int(same.sum())
+            rejected.extend(RejectedRow(spath, int(table.lines[i]), "conflict") for i in a[~same])
+            idx, t = idx[~rep], t[~rep]
+    data = {k: c[k][idx] for k in value_cols}
     frame = pd.DataFrame(data, index=pd.DatetimeIndex(t.astype("datetime64[ns]"), name="time").tz_localize("UTC"))
     if interval is None:
         interval = guess_interval(spath)
@@ -249,4 +260,7 @@ def read_candles_csv(
         path=spath,
         lines=table.n_lines,
         skipped=table.skipped,
+        duplicates=duplicates,
+        damage=table.damage,
+        row_lines=table.lines[idx],
     )

@@ -9,11 +9,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import orjson
+import pandas as pd
 
-from quantkit.datafiles._io import open_binary
+from quantkit.datafiles._io import open_binary, stream_damage
 from quantkit.datafiles.result import ReadResult, RejectedRow
 from quantkit.datafiles.trades import tick_frame_from_arrays
 from quantkit.errors import DataFileError
+from quantkit.schema import empty_ticks
 
 __all__ = ["read_capture"]
 
@@ -102,8 +104,11 @@ def read_capture(path: str | os.PathLike[str]) -> dict[str, ReadResult]:
         cannot be recognised are attached to the result with the most rows (or to a result
         keyed ``"UNKNOWN"`` when there is none).
 
+    A damaged compressed capture is read up to where it broke; every result carries
+    :attr:`ReadResult.damage` (a result keyed ``"UNKNOWN"`` when no trade was readable).
+
     Raises:
-        DataFileError: the file cannot be opened or decompressed.
+        DataFileError: the file cannot be opened, or its compressed data is unreadable from the start.
 
     Examples:
         >>> results = read_capture("raw/spot_btcusdt_20240808.gz")  # doctest: +SKIP
@@ -115,6 +120,7 @@ def read_capture(path: str | os.PathLike[str]) -> dict[str, ReadResult]:
     orphans: list[RejectedRow] = []
     lineno = 0
     skipped = 0
+    damage: str | None = None
     try:
         with open_binary(spath) as fh:
             for line in fh:
@@ -171,6 +177,7 @@ def read_capture(path: str | os.PathLike[str]) -> dict[str, ReadResult]:
                 g.time.append(ttime)
                 g.event.append(etime)
                 g.maker.append(maker)
+            damage = stream_damage(fh)
     except (OSError, EOFError, zlib.error) as exc:
         raise DataFileError(spath, f"cannot read capture: {exc}", line=lineno + 1) from exc
     if orphans:
@@ -188,7 +195,7 @@ def read_capture(path: str | os.PathLike[str]) -> dict[str, ReadResult]:
             events = np.array(g.event, dtype=np.int64)
         except OverflowError:
             ids, times, events, g = _drop_overflow(g, spath)
-        frame, rejected = tick_frame_from_arrays(
+        rows = tick_frame_from_arrays(
             spath,
             np.array(g.lines, dtype=np.int64),
             ids,
@@ -199,12 +206,24 @@ def read_capture(path: str | os.PathLike[str]) -> dict[str, ReadResult]:
             np.array(g.maker, dtype=bool),
             events,
         )
-        rejected = sorted(g.rejected + rejected, key=lambda r: r.line)
+        rejected = sorted(g.rejected + rows.rejected, key=lambda r: r.line)
         market = None if g.futures is None else ("futures" if g.futures else "spot")
         out[key] = ReadResult(
-            frame, rejected, g.symbol, market, "trades", stream=g.stream, path=spath, lines=lineno, skipped=skipped
+            rows.frame, rejected, g.symbol, market, "trades", stream=g.stream, path=spath, lines=lineno,
+            skipped=skipped, duplicates=rows.duplicates, damage=damage, row_lines=rows.row_lines,
+        )  # fmt: skip
+    if damage is not None and not out:
+        out["UNKNOWN"] = ReadResult(
+            empty_capture_frame(), [], None, None, "trades", stream="trade", path=spath, lines=lineno, damage=damage
         )
     return out
+
+
+def empty_capture_frame() -> pd.DataFrame:
+    """An empty tick frame with the readers' ``event_time`` column."""
+    frame = empty_ticks()
+    frame["event_time"] = np.array([], dtype=np.int64)
+    return frame
 
 
 def _reject(

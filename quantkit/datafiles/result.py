@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 __all__ = ["REJECT_REASONS", "ReadResult", "RejectedRow"]
@@ -16,8 +17,9 @@ REJECT_REASONS: tuple[str, ...] = (
     "bad_bool",  # a boolean field is not True/False/true/false
     "non_positive",  # price or quantity <= 0 (candles: a price <= 0)
     "bad_time",  # a time outside 2009-01-01 .. 2100-01-01, or an unparsable timestamp
-    "duplicate_id",  # a trade id seen earlier in the same file (the first one is kept)
-    "duplicate_time",  # a candle open time seen earlier in the same file (the first one is kept)
+    "duplicate_id",  # (legacy) a trade id seen earlier in the same file
+    "duplicate_time",  # a time seen earlier in the same file with other values (funding; the first one is kept)
+    "conflict",  # a trade id / candle time seen earlier in the file, or stored, with other values (first kept)
     "bad_json",  # a capture line whose JSON does not parse
     "missing_field",  # a capture trade event without one of its fields
     "bad_type",  # a capture field of the wrong JSON type
@@ -58,10 +60,12 @@ class ReadResult:
             increasing) and float64 columns ``open, high, low, close, volume``,
             plus ``quote_volume`` (float64), ``trades`` (int64) and
             ``taker_buy_volume`` (float64) when the file has them (Binance klines).
+            For ``kind == "funding"`` a UTC index (funding time, unique, increasing) and
+            float64 columns ``funding_rate`` and ``mark_price`` (NaN = unknown).
         rejected: rejected rows, in line order.
         symbol: upper-case symbol (from the file name or the data), ``None`` if unknown.
         market: ``"spot"`` or ``"futures"``; ``None`` if unknown.
-        kind: ``"trades"`` or ``"candles"``.
+        kind: ``"trades"``, ``"candles"`` or ``"funding"``.
         stream: for trades, ``"trade"`` or ``"aggTrade"`` (ids are aggregate ids);
             ``None`` for candles.
         interval: for candles, the bar length as a pandas-style string such as
@@ -71,6 +75,11 @@ class ReadResult:
         lines: lines seen in the file (including header and skipped lines).
         skipped: lines that were not data and were not rejected (blank lines;
             capture lines of other streams such as depth or bookTicker).
+        duplicates: rows repeating an earlier row of the file exactly (same key, same values):
+            counted, not kept twice, not rejected.
+        damage: ``None``, or where a damaged compressed file broke (its rows up to there are read).
+        row_lines: the 1-based line of each row of ``frame`` (int64, same order), so that a row refused
+            later (e.g. a conflict with stored data) can be reported with its line; ``None`` if unknown.
     """
 
     frame: pd.DataFrame
@@ -83,6 +92,9 @@ class ReadResult:
     path: str = ""
     lines: int = 0
     skipped: int = 0
+    duplicates: int = 0
+    damage: str | None = None
+    row_lines: np.ndarray | None = None
 
     def __repr__(self) -> str:
         return (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -13,7 +14,7 @@ from quantkit.datafiles.result import ReadResult, RejectedRow
 from quantkit.errors import DataFileError
 from quantkit.schema import empty_ticks
 
-__all__ = ["read_trades_csv", "tick_frame_from_arrays"]
+__all__ = ["TickRows", "read_trades_csv", "tick_frame_from_arrays"]
 
 _HEADER_NAMES = {
     "id": "trade_id",
@@ -64,6 +65,15 @@ def _time_to_ns(t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return ns, ms, bad
 
 
+class TickRows(NamedTuple):
+    """What :func:`tick_frame_from_arrays` returns."""
+
+    frame: pd.DataFrame
+    rejected: list[RejectedRow]
+    duplicates: int
+    row_lines: np.ndarray
+
+
 def tick_frame_from_arrays(
     path: str,
     lines: np.ndarray,
@@ -74,10 +84,12 @@ def tick_frame_from_arrays(
     time_raw: np.ndarray,
     is_buyer_maker: np.ndarray,
     event_time: np.ndarray | None = None,
-) -> tuple[pd.DataFrame, list[RejectedRow]]:
+) -> TickRows:
     """Validate raw trade columns and build the tick frame (sorted by id, unique ids).
 
-    Shared by the CSV and capture readers.
+    Shared by the CSV, aggTrades and capture readers. A trade id repeated in the input is kept once:
+    an exact repeat (same :data:`quantkit.schema.TRADE_IDENTITY` values and time) counts as a
+    duplicate, a repeat with other values is rejected as ``conflict`` (the first row is kept).
 
     Args:
         path: file name used in rejected rows.
@@ -91,8 +103,8 @@ def tick_frame_from_arrays(
         event_time: int64 event times in ms, or ``None`` to use the trade time.
 
     Returns:
-        ``(frame, rejected)`` with the frame as documented in :class:`ReadResult` and
-        rejected rows in line order.
+        :class:`TickRows`: the frame as documented in :class:`ReadResult`, rejected rows in line
+        order, the count of exact repeats, and the line of each frame row.
     """
     ns, ms, bad_time = _time_to_ns(time_raw)
     with np.errstate(invalid="ignore"):
@@ -111,17 +123,23 @@ def tick_frame_from_arrays(
     keep, rejected = reject_where(path, lines, checks)
     idx = np.flatnonzero(keep)
     ids = trade_id[idx]
+    duplicates = 0
     if len(ids) > 1 and not bool(np.all(ids[1:] > ids[:-1])):
         order = np.argsort(ids, kind="stable")
         idx = idx[order]
         ids = ids[order]
-        dup = np.zeros(len(ids), dtype=bool)
-        dup[1:] = ids[1:] == ids[:-1]
-        if dup.any():
-            rejected.extend(RejectedRow(path, int(lines[i]), "duplicate_id") for i in idx[dup])
+        rep = np.zeros(len(ids), dtype=bool)
+        rep[1:] = ids[1:] == ids[:-1]
+        if rep.any():
+            # compare each repeat with the first row of its id (the row kept)
+            first = np.maximum.accumulate(np.where(rep, 0, np.arange(len(ids))))
+            a, b = idx[rep], idx[first[rep]]
+            same = (price[a] == price[b]) & (qty[a] == qty[b]) & (is_buyer_maker[a] == is_buyer_maker[b]) & (ns[a] == ns[b])
+            duplicates = int(same.sum())
+            rejected.extend(RejectedRow(path, int(lines[i]), "conflict") for i in a[~same])
             rejected.sort(key=lambda r: r.line)
-            idx = idx[~dup]
-            ids = ids[~dup]
+            idx = idx[~rep]
+            ids = ids[~rep]
     price_k = price[idx]
     qty_k = qty[idx]
     frame = pd.DataFrame(
@@ -135,7 +153,7 @@ def tick_frame_from_arrays(
         },
         index=pd.DatetimeIndex(ns[idx].astype("datetime64[ns]"), name="time").tz_localize("UTC"),
     )
-    return frame, rejected
+    return TickRows(frame, rejected, duplicates, np.asarray(lines, dtype=np.int64)[idx])
 
 
 def read_trades_csv(path: str | os.PathLike[str], *, symbol: str | None = None) -> ReadResult:
@@ -151,9 +169,12 @@ def read_trades_csv(path: str | os.PathLike[str], *, symbol: str | None = None) 
     ``time`` is epoch milliseconds, or microseconds when >= 1e14 (converted, sub-ms kept in the
     index). Prices and quantities equal Python's ``float(text)`` exactly.
 
-    Bad rows (wrong field count, non-numbers, prices/quantities <= 0, implausible times,
-    duplicate ids) are reported in :attr:`ReadResult.rejected` with their 1-based line and
-    the good rows are kept. Blank lines are skipped silently.
+    A row is kept only when it has every column of its layout, each well formed. Bad rows (wrong
+    field count, non-numbers, prices/quantities <= 0, implausible times, an id repeated with other
+    values: ``conflict``) are reported in :attr:`ReadResult.rejected` with their 1-based line and
+    the good rows are kept; exact repeats are counted in :attr:`ReadResult.duplicates`. Blank lines
+    are skipped silently. A damaged compressed file is read up to where it broke
+    (:attr:`ReadResult.damage`).
 
     Args:
         path: the file.
@@ -182,7 +203,7 @@ def read_trades_csv(path: str | os.PathLike[str], *, symbol: str | None = None) 
     cols, header, layout_market = _layout(spath, head[0])
     table = parse_table(spath, cols, header=header)
     c = table.columns
-    frame, rejected = tick_frame_from_arrays(
+    rows = tick_frame_from_arrays(
         spath,
         table.lines,
         c["trade_id"],
@@ -192,9 +213,9 @@ def read_trades_csv(path: str | os.PathLike[str], *, symbol: str | None = None) 
         c["time"],
         c["is_buyer_maker"],
     )
-    rejected = sorted(table.rejected + rejected, key=lambda r: r.line)
+    rejected = sorted(table.rejected + rows.rejected, key=lambda r: r.line)
     return ReadResult(
-        frame,
+        rows.frame,
         rejected,
         sym,
         market or layout_market,
@@ -203,4 +224,7 @@ def read_trades_csv(path: str | os.PathLike[str], *, symbol: str | None = None) 
         path=spath,
         lines=table.n_lines,
         skipped=table.skipped,
+        duplicates=rows.duplicates,
+        damage=table.damage,
+        row_lines=rows.row_lines,
     )

@@ -51,6 +51,8 @@ class Pacer:
         clock: monotonic clock in seconds (inject a fake in tests).
         sleep: async sleep in seconds (inject a fake in tests).
         max_batch: most trades per batch before extending to a millisecond boundary.
+        anchor_ms: exchange time that is "now" when the first batch is asked for; ``None``: the
+            first trade's time. Trades before it (a synthetic market's past) are due at once.
     """
 
     def __init__(
@@ -60,6 +62,7 @@ class Pacer:
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
         max_batch: int = 2000,
+        anchor_ms: int | None = None,
     ) -> None:
         self.speed = check_speed(speed)
         self._clock = clock
@@ -67,6 +70,7 @@ class Pacer:
         self._max_batch = max(1, int(max_batch))
         self._anchor_wall: float | None = None
         self._anchor_ms = 0
+        self._fixed_anchor = None if anchor_ms is None else int(anchor_ms)
 
     async def batches(self, blocks: Iterable[TradeColumns]) -> AsyncIterator[TradeColumns]:
         """Yield paced batches of the rows of ``blocks`` (each block in publication order).
@@ -94,7 +98,7 @@ class Pacer:
         """Sleep until row ``i`` is due, then return the end of the rows already due (at least ``i + 1``)."""
         if self._anchor_wall is None:
             self._anchor_wall = self._clock()
-            self._anchor_ms = int(key[i])
+            self._anchor_ms = int(key[i]) if self._fixed_anchor is None else self._fixed_anchor
         due = self._anchor_wall + (int(key[i]) - self._anchor_ms) / 1000.0 / self.speed
         now = self._clock()
         if due > now:

@@ -6,7 +6,10 @@ are assigned here, so WebSocket and REST agree on every ``a``/``f``/``l``.
 Aggregation rule: consecutive trades of one symbol in one published batch with
 the same trade time, the same side (``m``), the same price and consecutive ids
 form one aggregate trade (the fills of one taker order at one price level). A
-batch boundary closes the aggregate: sources publish whole milliseconds.
+batch boundary closes the aggregate: sources publish whole milliseconds. USD-M
+(``merge_ms=100``) merges, as Binance does, fills at the same price and taker
+side within 100 ms of the aggregate's first fill (still within one batch: a paced
+source's batches are shorter than 100 ms, a max-speed one's are not).
 
 Storage is columnar (numpy blocks of at least 8192 rows, plus a small pending
 list), bounded to ``capacity`` rows per table: the oldest rows are dropped first.
@@ -207,13 +210,16 @@ class SymbolHistory:
         symbol: upper-case symbol.
         capacity: trades kept (and aggregates kept), oldest dropped first.
         first_agg_id: the first aggregate id to assign.
+        merge_ms: fills within this many ms of an aggregate's first fill may join it (USD-M: 100);
+            0: only fills of the same millisecond (spot).
 
     Attributes:
         out_of_order: trades not stored because their id did not increase.
     """
 
-    def __init__(self, symbol: str, capacity: int = 2_000_000, *, first_agg_id: int = 1) -> None:
+    def __init__(self, symbol: str, capacity: int = 2_000_000, *, first_agg_id: int = 1, merge_ms: int = 0) -> None:
         self.symbol = symbol
+        self.merge_ms = int(merge_ms)
         self.trades = ColumnLog(TRADE_COLUMNS, capacity, ("id", "time"))
         self.aggs = ColumnLog(AGG_COLUMNS, capacity, ("a", "time"))
         self.next_agg_id = int(first_agg_id)
@@ -235,6 +241,7 @@ class SymbolHistory:
         last_time = self.last_time
         cur: list | None = None  # [a, price, qty, first, last, T, E, m, index of last fill, sorted time]
         next_a = self.next_agg_id
+        merge_ms = self.merge_ms
         for i, t in enumerate(trades):
             tid = t[1]
             if last_id is not None and tid <= last_id:
@@ -246,7 +253,13 @@ class SymbolHistory:
             price = t[2]
             m = t[7]
             rows.append((tid, price, t[3], t[4], tt, m))
-            if cur is not None and cur[5] == t[5] and cur[7] == m and cur[1] == price and cur[4] + 1 == tid:
+            if (
+                cur is not None
+                and (cur[5] == t[5] or 0 <= t[5] - cur[5] < merge_ms)
+                and cur[7] == m
+                and cur[1] == price
+                and cur[4] + 1 == tid
+            ):
                 cur[2] += t[3]
                 cur[4] = tid
                 cur[6] = t[6]

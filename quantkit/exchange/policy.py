@@ -21,8 +21,9 @@ hook                      called
 A ``policy_factory(path)`` given to :class:`~quantkit.exchange.LocalExchange`
 makes one policy per connection, so faults can differ per connection (for
 example: refuse the first two connection attempts, then accept). Every hook
-runs in the exchange's event-loop thread; ready-made faults are in
-:mod:`quantkit.exchange.faults`.
+runs in the exchange's event-loop thread; the test suite's ready-made faults
+(disconnects, stalls, malformed/duplicate/reordered frames, REST errors) are in
+``tests/_support/faults.py``.
 """
 
 from __future__ import annotations

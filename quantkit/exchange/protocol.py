@@ -32,6 +32,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
+from quantkit.exchange.klines import INTERVALS
 from quantkit.exchange.source import SymbolSpec
 from quantkit.schema import Trade
 
@@ -47,6 +48,7 @@ __all__ = [
     "TRADE",
     "WsTarget",
     "error_reply",
+    "event_period_ms",
     "parse_stream_name",
     "parse_ws_path",
     "server_shutdown_event",
@@ -55,8 +57,41 @@ __all__ = [
 
 TRADE = "trade"
 AGG_TRADE = "aggTrade"
-#: Stream kinds that carry data here; other valid names may be subscribed but stay silent.
+#: Stream kinds published trade by trade (other served kinds are events: klines, tickers, book, mark price).
 DATA_KINDS: tuple[str, ...] = (TRADE, AGG_TRADE)
+_PARTIAL_DEPTH = ("5", "10", "20")
+
+
+def event_period_ms(market: str, kind: str) -> int | None:
+    """Update period (wall ms) of an event stream kind this exchange serves; ``None`` when not served.
+
+    Served: ``kline_<interval>`` (spot every 2 s, ``1s`` klines every 1 s; USD-M 250 ms; plus the
+    closing message), ``ticker`` and ``miniTicker`` (1 s), ``bookTicker`` (0: real time),
+    ``depth`` (spot 1 s, USD-M 250 ms), ``depth@100ms``, ``depth@1000ms`` (spot), ``depth@500ms``
+    (USD-M), partial ``depth5/10/20`` with the same suffixes, and on USD-M ``markPrice`` (3 s)
+    and ``markPrice@1s``. Trade kinds (``trade``, ``aggTrade``) are not events (``None``).
+    """
+    spot = market == "spot"
+    if kind.startswith("kline_"):
+        interval = kind[6:]
+        if interval not in INTERVALS or (interval == "1s" and not spot):
+            return None
+        return (1000 if interval == "1s" else 2000) if spot else 250
+    if kind in ("ticker", "miniTicker"):
+        return 1000
+    if kind == "bookTicker":
+        return 0
+    if kind.startswith("depth"):
+        base, _, speed = kind.partition("@")
+        if base != "depth" and base[5:] not in _PARTIAL_DEPTH:
+            return None
+        if not speed:
+            return 1000 if spot else 250
+        allowed = ("100ms", "1000ms") if spot else ("100ms", "250ms", "500ms")
+        return int(speed[:-2]) if speed in allowed else None
+    if not spot and kind in ("markPrice", "markPrice@1s"):
+        return 1000 if kind.endswith("@1s") else 3000
+    return None
 #: Control methods, in the order Binance's error message lists them.
 METHODS: tuple[str, ...] = ("SUBSCRIBE", "UNSUBSCRIBE", "LIST_SUBSCRIPTIONS", "SET_PROPERTY", "GET_PROPERTY")
 
@@ -171,7 +206,9 @@ def parse_ws_path(target: str) -> WsTarget | None:
     query = parse_qs(parts.query, keep_blank_values=True)
     if path == "/ws" or path.startswith("/ws/"):
         combined = False
-        raw_names = [p for p in path[4:].split("/") if p]
+        # Binance accepts any path segment after /ws (ccxt.pro opens /ws/<n> and subscribes by message):
+        # segments that are not stream names subscribe nothing.
+        raw_names = [p for p in path[4:].split("/") if parse_stream_name(p) is not None]
     elif path in ("/stream", "/stream/"):
         combined = True
         raw_names = [p for p in (query.get("streams", [""])[0]).split("/") if p]
@@ -347,12 +384,21 @@ class StreamSession:
         version: incremented on every change of the subscriptions.
     """
 
-    def __init__(self, combined: bool, streams: tuple[str, ...] = (), *, micro: bool = False) -> None:
+    def __init__(
+        self,
+        combined: bool,
+        streams: tuple[str, ...] = (),
+        *,
+        micro: bool = False,
+        can_serve: Callable[[StreamName], bool] | None = None,
+    ) -> None:
         self.combined = combined
         self.micro = micro
+        self._can_serve = can_serve
         self._subs: dict[str, StreamName] = {}
         self.version = 0
         self._data: tuple[tuple[str, str], ...] = ()
+        self._events: frozenset[tuple[str, str]] = frozenset()
         for name in streams:
             parsed = parse_stream_name(name)
             if parsed is not None:
@@ -369,7 +415,21 @@ class StreamSession:
         """``(SYMBOL, kind)`` of the subscribed streams that carry data (trade, aggTrade), sorted."""
         return self._data
 
+    @property
+    def event_streams(self) -> frozenset[tuple[str, str]]:
+        """``(SYMBOL, kind)`` of the subscribed streams that are not trade kinds (klines, tickers, depth...)."""
+        return self._events
+
+    def unservable(self) -> list[str]:
+        """Subscribed names the exchange cannot serve (always empty without ``can_serve``)."""
+        if self._can_serve is None:
+            return []
+        return [n for n, p in self._subs.items() if not self._can_serve(p)]
+
     def _refresh(self) -> None:
+        self._events = frozenset(
+            (s.symbol, s.kind) for s in self._subs.values() if s.kind not in DATA_KINDS and s.symbol
+        )
         data = {(s.symbol, s.kind) for s in self._subs.values() if s.kind in DATA_KINDS and s.symbol}
         # Sorted with trade before aggTrade for one symbol, so merged batches put a fill before its aggregate.
         self._data = tuple(sorted(data, key=lambda sk: (sk[0], DATA_KINDS.index(sk[1]))))
@@ -414,6 +474,11 @@ class StreamSession:
             parsed = [parse_stream_name(p) for p in params]
             if any(p is None for p in parsed):
                 return error_reply(2, "Invalid request: invalid stream")
+            if method == "SUBSCRIBE" and self._can_serve is not None:
+                refused = [p.name for p in parsed if p is not None and not self._can_serve(p)]
+                if refused:  # Binance's live shape for a refused subscription: {"error":{..},"id":..}
+                    msg = f"Invalid request: stream {refused[0]} is not served by this exchange"
+                    return orjson.dumps({"error": {"code": 2, "msg": msg}, "id": rid})
             if method == "SUBSCRIBE":
                 for p in parsed:
                     assert p is not None

@@ -12,6 +12,10 @@ forever; each pass shifts trade ids by the symbol's id span (ids continue withou
 a gap) and times by the recording's length plus ``loop_gap_ms``, so ids and
 times keep increasing.
 
+Resuming: with ``after_ids`` (symbol -> last trade id a client already holds) the
+replay skips every trade at or below it; a looped replay starts in the pass that
+holds the next id, so ids and times continue right after what the client holds.
+
 Message decimals: spot messages always carry 8 decimals; for futures the
 decimals are read from the file's own text (``"61800.30"`` -> 2), so replayed
 frames match the recording byte for byte. Tick and step sizes shown by
@@ -30,7 +34,7 @@ import re
 import time
 import zipfile
 from pathlib import Path
-from typing import AsyncIterator, Iterator, Sequence
+from typing import AsyncIterator, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -146,6 +150,8 @@ class ReplaySource:
         loop_gap_ms: pause between two passes, exchange ms.
         clock: monotonic clock for pacing, seconds.
         sleep: async sleep for pacing, seconds.
+        after_ids: symbol -> last trade id a client already holds: trades at or below it are
+            skipped (a looped replay starts in the pass holding the next id). ``None``: replay all.
 
     Raises:
         SourceError: no usable file, unknown requested symbols, spot and futures mixed,
@@ -163,6 +169,7 @@ class ReplaySource:
         loop_gap_ms: int = 1000,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
+        after_ids: Mapping[str, int] | None = None,
     ) -> None:
         self.speed = check_speed(speed)
         self.loop = bool(loop)
@@ -247,6 +254,11 @@ class ReplaySource:
         )
         t = self._timeline.trade_time
         self._period_ms = int(t.max() - t.min()) + self.loop_gap_ms if len(t) else self.loop_gap_ms
+        self._base_ids = np.array([int(self.frames[s]["trade_id"].iloc[0]) for s in self._symbols], dtype="int64")
+        self._after = np.full(len(self._symbols), -1, dtype="int64")
+        self._first_pass = 0
+        if after_ids:
+            self.continue_after(after_ids)
         log.info(
             "replay source: %d trades of %s (%s) from %d files", len(ids), ", ".join(self._symbols), self._market, len(files)
         )
@@ -268,6 +280,39 @@ class ReplaySource:
         """Trades in one pass over the files."""
         return len(self._timeline)
 
+    def continue_after(self, after_ids: Mapping[str, int], after_time_ms: int | None = None) -> None:
+        """Skip the trades at or below ``after_ids[symbol]`` (ids a client already holds); call before streaming.
+
+        A looped replay starts in the pass that holds the next id of the symbol least far along,
+        so its ids and times continue after what the client holds. Unknown symbols are ignored.
+        ``after_time_ms`` is accepted for symmetry with :class:`SyntheticMarket` and unused: a
+        replay's times follow its ids.
+        """
+        after = {str(k).upper(): int(v) for k, v in after_ids.items() if str(k).upper() in self.frames}
+        self._after = np.array([after.get(s, -1) for s in self._symbols], dtype="int64")
+        self._first_pass = 0
+        if self.loop and after:
+            self._first_pass = max(0, min(
+                (int(self._after[i]) + 1 - int(self._base_ids[i])) // int(self._id_span[i])
+                for i, s in enumerate(self._symbols) if s in after
+            ))
+
+    @property
+    def finite(self) -> bool:
+        """True unless looping: the replay ends after one pass."""
+        return not self.loop
+
+    @property
+    def first_ids(self) -> dict[str, int]:
+        """The first trade id each symbol streams (after ``after_ids`` and the starting pass)."""
+        shifted = self._base_ids + self._id_span * self._first_pass
+        out = {}
+        for i, s in enumerate(self._symbols):
+            first = max(int(shifted[i]), int(self._after[i]) + 1)
+            if self.loop or first <= int(self._base_ids[i] + self._id_span[i] - 1):
+                out[s] = first
+        return out
+
     def __repr__(self) -> str:
         return (
             f"ReplaySource({len(self.paths)} files, symbols={self._symbols}, market={self._market!r}, "
@@ -276,12 +321,17 @@ class ReplaySource:
 
     def passes(self) -> Iterator[TradeColumns]:
         """The timeline of each pass (one pass, or forever when looping), ids and times shifted per pass."""
-        k = 0
+        k = self._first_pass
+        skip = bool((self._after >= 0).any())
         while True:
-            if k == 0:
-                yield self._timeline
-            else:
-                yield self._timeline.shifted(self._id_span * k, self._period_ms * k)
+            block = self._timeline if k == 0 else self._timeline.shifted(self._id_span * k, self._period_ms * k)
+            if skip:
+                keep = block.trade_id > self._after[block.sym]
+                if keep.all():
+                    skip = False  # every later pass is above the ids already held
+                else:
+                    block = block.take(keep)
+            yield block
             k += 1
             if not self.loop:
                 return

@@ -1,17 +1,33 @@
 """Sans-I/O REST endpoints of the local exchange: request target in, ``(status, body, weight)`` out.
 
-Endpoints (GET only; spot under ``/api/v3``, USD-M futures under ``/fapi/v1``):
+Endpoints (spot under ``/api/v3``, USD-M futures under ``/fapi/v1``; COIN-M ``/dapi/v1`` serves
+``exchangeInfo`` with no symbols, ``ping`` and ``time``; ``/sapi/v1/system/status`` says "normal"):
 
-=========================== ====== ====== ===========================================================
-path                        weight weight parameters
-                            spot   fut.
-=========================== ====== ====== ===========================================================
-``aggTrades``               4      20     symbol, fromId, startTime, endTime (ms, inclusive), limit
-``historicalTrades``        25     20     symbol, fromId, limit (also startTime/endTime: local extension)
-``trades``                  25     5      symbol, limit
-``exchangeInfo``            20     1      symbol or symbols=["A","B"] (spot); none (futures)
-``ping`` / ``time``         1      1
-=========================== ====== ====== ===========================================================
+============================ ========= ========= ================================================================
+path                         weight    weight    parameters
+                             spot      USD-M
+============================ ========= ========= ================================================================
+``aggTrades``                4         20        symbol, fromId, startTime, endTime (ms, inclusive), limit
+``historicalTrades``         25        20        symbol, fromId, limit (also startTime/endTime: local extension);
+                                                 USD-M asks for an API key (``X-MBX-APIKEY``, any value)
+``trades``                   25        5         symbol, limit
+``klines`` / ``uiKlines``    2         1-10      symbol, interval, startTime, endTime, limit (spot <= 1000, USD-M <= 1500)
+``depth``                    5-250     2-20      symbol, limit (spot <= 5000, USD-M 5/10/20/50/100/500/1000)
+``ticker/24hr``              2 / 80    1 / 40    symbol or symbols (spot) or none (all symbols; the second weight)
+``ticker/price``             2 / 4     1 / 2     symbol or symbols (spot) or none
+``ticker/bookTicker``        2 / 4     2 / 5     symbol or symbols (spot) or none
+``avgPrice``                 2         -         symbol
+``premiumIndex``             -         1 / 10    symbol or none
+``fundingRate``              -         1         symbol, startTime, endTime, limit (default 100, at most 1000)
+``exchangeInfo``             20        1         symbol or symbols=["A","B"] (spot); none (futures)
+``ping`` / ``time``          1         1
+============================ ========= ========= ================================================================
+
+Klines, tickers and the book are computed from the trade history (see
+:mod:`quantkit.exchange.klines`, :mod:`quantkit.exchange.tickers`,
+:mod:`quantkit.exchange.book`); ``serverTime`` and the 24 h window use the
+exchange's clock (the time of the trades being served, so a replay answers at
+the capture's time).
 
 Rules, as on Binance: ``limit`` defaults to 500; spot caps it at 1000, futures
 answers ``-1130`` above 1000; with no ``fromId``/``startTime``/``endTime`` the
@@ -32,20 +48,38 @@ from dataclasses import dataclass, field
 from typing import Callable, Mapping
 from urllib.parse import parse_qs, urlsplit
 
+import numpy as np
 import orjson
 
+from quantkit.exchange.book import FUNDING_INTERVAL_MS, FUNDING_RATE, TouchBook, funding_times
 from quantkit.exchange.history import SymbolHistory
+from quantkit.exchange.klines import INTERVALS, kline_rows, select_klines
 from quantkit.exchange.source import SymbolSpec
+from quantkit.exchange.tickers import AVG_PRICE_MINS, Decimals, rolling_stats
 
-__all__ = ["REST_PREFIXES", "RestApi", "RestReply", "WeightCounter", "rest_error"]
+__all__ = ["REST_PREFIXES", "RestApi", "RestReply", "rest_error"]
 
 #: REST path prefix -> market whose shapes it renders.
-REST_PREFIXES: dict[str, str] = {"/api/v3": "spot", "/fapi/v1": "futures"}
+REST_PREFIXES: dict[str, str] = {"/api/v3": "spot", "/fapi/v1": "futures", "/dapi/v1": "delivery", "/sapi/v1": "sapi"}
 
+#: Weight per endpoint (with a symbol where that matters; see ``_weight`` for the rest).
 _WEIGHTS: dict[str, dict[str, int]] = {
-    "spot": {"aggTrades": 4, "historicalTrades": 25, "trades": 25, "exchangeInfo": 20, "ping": 1, "time": 1},
-    "futures": {"aggTrades": 20, "historicalTrades": 20, "trades": 5, "exchangeInfo": 1, "ping": 1, "time": 1},
+    "spot": {"aggTrades": 4, "historicalTrades": 25, "trades": 25, "exchangeInfo": 20, "ping": 1, "time": 1,
+             "klines": 2, "uiKlines": 2, "depth": 5, "ticker/24hr": 2, "ticker/price": 2, "ticker/bookTicker": 2,
+             "avgPrice": 2},
+    "futures": {"aggTrades": 20, "historicalTrades": 20, "trades": 5, "exchangeInfo": 1, "ping": 1, "time": 1,
+                "klines": 1, "depth": 2, "ticker/24hr": 1, "ticker/price": 1, "ticker/bookTicker": 2,
+                "premiumIndex": 1, "fundingRate": 1},
+    "delivery": {"exchangeInfo": 1, "ping": 1, "time": 1},
+    "sapi": {"system/status": 1},
 }
+#: Weight when the symbol is left out (all symbols).
+_ALL_SYMBOLS_WEIGHTS: dict[str, dict[str, int]] = {
+    "spot": {"ticker/24hr": 80, "ticker/price": 4, "ticker/bookTicker": 4},
+    "futures": {"ticker/24hr": 40, "ticker/price": 2, "ticker/bookTicker": 5, "premiumIndex": 10},
+}
+_SPOT_DEPTH_LIMIT = 5000
+_FUTURES_DEPTH_LIMITS = (5, 10, 20, 50, 100, 500, 1000)
 _INT_RE = re.compile(r"^-?[0-9]{1,20}$")
 _MAX_LIMIT = 1000
 _DEFAULT_LIMIT = 500
@@ -79,28 +113,6 @@ class _BadRequest(Exception):
         self.reply = reply
 
 
-class WeightCounter:
-    """Request weight used in the current minute (Binance's ``X-MBX-USED-WEIGHT-1M``).
-
-    Args:
-        clock: seconds since the epoch (``time.time`` or a fake).
-    """
-
-    def __init__(self, clock: Callable[[], float]) -> None:
-        self._clock = clock
-        self._minute = -1
-        self._used = 0
-
-    def add(self, weight: int) -> int:
-        """Charge ``weight`` and return the weight used so far in this minute."""
-        minute = int(self._clock() // 60)
-        if minute != self._minute:
-            self._minute = minute
-            self._used = 0
-        self._used += weight
-        return self._used
-
-
 def _fmt_strip(value: float, decimals: int) -> str:
     text = f"{value:.{decimals}f}"
     if "." in text:
@@ -122,43 +134,82 @@ class RestApi:
         histories: Mapping[str, SymbolHistory],
         specs: Mapping[str, SymbolSpec],
         now_ms: Callable[[], int],
+        books: Mapping[str, TouchBook] | None = None,
     ) -> None:
         self._histories = histories
         self._specs = specs
         self._now_ms = now_ms
+        self._books: Mapping[str, TouchBook] = books if books is not None else {}
 
     @staticmethod
-    def is_rest_path(target: str) -> bool:
-        """True when ``target`` is under a REST prefix (``/api/v3/``, ``/fapi/v1/``)."""
+    def market_of(target: str) -> str | None:
+        """The market of a target under a REST prefix (known endpoint or not), else ``None``."""
         path = urlsplit(target).path
-        return any(path.startswith(p + "/") for p in REST_PREFIXES)
+        return next((m for p, m in REST_PREFIXES.items() if path.startswith(p + "/")), None)
 
-    def handle(self, target: str) -> RestReply:
-        """Answer a GET of ``target`` (path and query)."""
+    @staticmethod
+    def route(target: str) -> tuple[str, str] | None:
+        """``(market, endpoint)`` of a REST target, e.g. ``("spot", "ticker/24hr")``; ``None`` when unknown."""
+        path = urlsplit(target).path
+        if path == "/fapi/v2/ticker/price":  # the v2 price ticker (ccxt's fetch_last_prices) has v1's shape
+            return "futures", "ticker/price"
+        for prefix, market in REST_PREFIXES.items():
+            if path.startswith(prefix + "/"):
+                endpoint = path[len(prefix) + 1 :]
+                return (market, endpoint) if endpoint in _WEIGHTS[market] else None
+        return None
+
+    def handle(self, target: str, *, api_key: str | None = None) -> RestReply:
+        """Answer a GET of ``target`` (path and query); ``api_key`` is the ``X-MBX-APIKEY`` header, if any."""
         parts = urlsplit(target)
-        prefix, _, endpoint = parts.path.rpartition("/")
-        market = REST_PREFIXES.get(prefix)
-        if market is None or endpoint not in _WEIGHTS[market]:
+        route = self.route(target)
+        if route is None:
             return rest_error(-1000, f"Unknown endpoint {parts.path}.", status=404, weight=0)
-        weight = _WEIGHTS[market][endpoint]
+        market, endpoint = route
         query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+        weight = _WEIGHTS[market][endpoint]
+        if "symbol" not in query and "symbols" not in query:
+            weight = _ALL_SYMBOLS_WEIGHTS.get(market, {}).get(endpoint, weight)
         try:
-            if endpoint == "ping":
-                body = b"{}"
-            elif endpoint == "time":
-                body = b'{"serverTime":%d}' % self._now_ms()
-            elif endpoint == "exchangeInfo":
-                body = self._exchange_info(market, query)
-            elif endpoint == "aggTrades":
-                body = self._agg_trades(market, query)
-            elif endpoint == "trades":
-                body = self._trades(market, query, recent_only=True)
-            else:
-                body = self._trades(market, query, recent_only=False)
+            if endpoint == "depth":
+                weight = self._depth_weight(market, query)
+            elif endpoint == "klines" and market == "futures":
+                lim = self._int(query, "limit") or 500
+                weight = 1 if lim < 100 else 2 if lim < 500 else 5 if lim <= 1000 else 10
+            if endpoint == "historicalTrades" and market == "futures" and not api_key:
+                return rest_error(-2014, "API-key format invalid.", status=401, weight=weight)
+            body = self._dispatch(market, endpoint, query)
         except _BadRequest as exc:
             r = exc.reply
             return RestReply(r.status, r.body, weight)
         return RestReply(200, body, weight)
+
+    def _dispatch(self, market: str, endpoint: str, query: Mapping[str, str]) -> bytes:
+        if endpoint == "ping":
+            return b"{}"
+        if endpoint == "time":
+            return b'{"serverTime":%d}' % self._now_ms()
+        if endpoint == "system/status":
+            return b'{"status":0,"msg":"normal"}'
+        if endpoint == "exchangeInfo":
+            return self._exchange_info(market, query)
+        if endpoint == "aggTrades":
+            return self._agg_trades(market, query)
+        if endpoint == "trades":
+            return self._trades(market, query, recent_only=True)
+        if endpoint == "historicalTrades":
+            return self._trades(market, query, recent_only=False)
+        if endpoint in ("klines", "uiKlines"):
+            return self._klines(market, query)
+        if endpoint == "depth":
+            return self._depth(market, query)
+        if endpoint == "avgPrice":
+            return self._avg_price(query)
+        if endpoint == "premiumIndex":
+            return self._premium_index(query)
+        if endpoint == "fundingRate":
+            return self._funding_rate(query)
+        return self._tickers(market, endpoint, query)
 
     # ------------------------------------------------------------------------------------------------ parameters
 
@@ -234,16 +285,184 @@ class RestApi:
             cols = hist.trades_query(from_id=from_id, start_time=start, end_time=end, limit=limit)
         ids, price, qty, quote, t, m = cols
         pd, qd = self._decimals(market, sym)
-        qqd = min(pd + qd, 8) if market == "futures" else 8
-        tail = ',"isBestMatch":true}' if market == "spot" else "}"
+        spot = market == "spot"
+        qqd = 8 if spot else min(pd + qd, 8)
+        tail = ',"isBestMatch":true}' if spot else "}"
         rows = [
-            f'{{"id":{i},"price":"{p:.{pd}f}","qty":"{q:.{qd}f}","quoteQty":"{_fmt_strip(qq, qqd)}","time":{ti},'
+            f'{{"id":{i},"price":"{p:.{pd}f}","qty":"{q:.{qd}f}","quoteQty":"{f"{qq:.8f}" if spot else _fmt_strip(qq, qqd)}","time":{ti},'
             f'"isBuyerMaker":{"true" if mi else "false"}{tail}'
             for i, p, q, qq, ti, mi in zip(ids.tolist(), price.tolist(), qty.tolist(), quote.tolist(), t.tolist(), m.tolist())
         ]
         return ("[" + ",".join(rows) + "]").encode()
 
+    # ------------------------------------------------------------------------------------------------ market data
+
+    def _quote_decimals(self, market: str, sym: str) -> Decimals:
+        pd, qd = self._decimals(market, sym)
+        return Decimals(pd, qd, 8 if market == "spot" else min(pd + qd, 8))
+
+    def _symbols(self, market: str, query: Mapping[str, str]) -> list[str]:
+        """``symbol`` or (spot) ``symbols=["A","B"]``, else every symbol."""
+        if "symbol" in query:
+            return [self._symbol(query)[0]]
+        if "symbols" in query and market == "spot":
+            try:
+                wanted = orjson.loads(query["symbols"])
+                if not isinstance(wanted, list) or not wanted or not all(isinstance(x, str) for x in wanted):
+                    raise ValueError
+            except (ValueError, orjson.JSONDecodeError):
+                raise _BadRequest(rest_error(-1100, "Illegal characters found in parameter 'symbols'.")) from None
+            if any(x not in self._histories for x in wanted):
+                raise _BadRequest(rest_error(-1121, "Invalid symbol."))
+            return list(dict.fromkeys(wanted))
+        return list(self._histories)
+
+    def _depth_weight(self, market: str, query: Mapping[str, str]) -> int:
+        limit = self._int(query, "limit")
+        if market == "spot":
+            lim = 100 if limit is None else limit
+            return 5 if lim <= 100 else 25 if lim <= 500 else 50 if lim <= 1000 else 250
+        lim = 500 if limit is None else limit
+        return 2 if lim <= 50 else 5 if lim <= 100 else 10 if lim <= 500 else 20
+
+    def _klines(self, market: str, query: Mapping[str, str]) -> bytes:
+        sym, hist = self._symbol(query)
+        interval = query.get("interval", "")
+        if not interval:
+            raise _BadRequest(
+                rest_error(-1102, "Mandatory parameter 'interval' was not sent, was empty/null, or malformed.")
+            )
+        if interval not in INTERVALS or (interval == "1s" and market != "spot"):
+            raise _BadRequest(rest_error(-1120, "Invalid interval."))
+        limit = self._int(query, "limit")
+        cap = 1000 if market == "spot" else 1500
+        if limit is None:
+            limit = 500
+        elif limit < 1 or (market == "futures" and limit > cap):
+            raise _BadRequest(rest_error(-1130, "Data sent for parameter 'limit' is not valid."))
+        limit = min(limit, cap)
+        start = self._int(query, "startTime")
+        end = self._int(query, "endTime")
+        if start is not None and end is not None and start > end:
+            raise _BadRequest(rest_error(-1023, "Start time is greater than end time."))
+        klines = select_klines(hist.trades, interval, start=start, end=end, limit=limit, now_ms=self._now_ms())
+        d = self._quote_decimals(market, sym)
+        return kline_rows(klines, d.price, d.qty, d.quote)
+
+    def _book(self, sym: str) -> TouchBook:
+        book = self._books.get(sym)
+        if book is None:
+            book = TouchBook(self._specs[sym])
+        return book
+
+    def _depth(self, market: str, query: Mapping[str, str]) -> bytes:
+        sym, _ = self._symbol(query)
+        limit = self._int(query, "limit")
+        if market == "spot":
+            limit = 100 if limit is None else limit
+            if limit < 1:
+                raise _BadRequest(rest_error(-1130, "Data sent for parameter 'limit' is not valid."))
+            limit = min(limit, _SPOT_DEPTH_LIMIT)
+        else:
+            limit = 500 if limit is None else limit
+            if limit not in _FUTURES_DEPTH_LIMITS:
+                raise _BadRequest(rest_error(-1130, "Data sent for parameter 'limit' is not valid."))
+        book = self._book(sym)
+        pd, qd = self._decimals(market, sym)
+        bids, asks = book.sides(limit)
+        side = lambda ticks: ",".join(  # noqa: E731
+            f'["{k * book.tick:.{pd}f}","{q:.{qd}f}"]' for k, q in zip(ticks.tolist(), book.qty_at(ticks).tolist())
+        )
+        head = f'{{"lastUpdateId":{book.update_id},'
+        if market == "futures":
+            now = self._now_ms()
+            head += f'"E":{now},"T":{now},'
+        return (head + f'"bids":[{side(bids)}],"asks":[{side(asks)}]}}').encode()
+
+    def _tickers(self, market: str, endpoint: str, query: Mapping[str, str]) -> bytes:
+        single = "symbol" in query
+        symbols = self._symbols(market, query)
+        now = self._now_ms()
+        out: list[dict[str, object]] = []
+        for sym in symbols:
+            d = self._quote_decimals(market, sym)
+            book = self._book(sym)
+            if endpoint == "ticker/24hr":
+                out.append(rolling_stats(self._histories[sym], now).ticker_24hr(market, d, book))
+            elif endpoint == "ticker/price":
+                last = rolling_stats(self._histories[sym], now).last
+                row: dict[str, object] = {"symbol": sym, "price": f"{last:.{d.price}f}"}
+                if market == "futures":
+                    row["time"] = now
+                out.append(row)
+            else:
+                bid, ask = book.touch() or (0, 0)
+                bq = float(book.qty_at(np.array([bid]))[0]) if bid else 0.0
+                aq = float(book.qty_at(np.array([ask]))[0]) if ask else 0.0
+                row = {"symbol": sym, "bidPrice": f"{bid * book.tick:.{d.price}f}", "bidQty": f"{bq:.{d.qty}f}",
+                       "askPrice": f"{ask * book.tick:.{d.price}f}", "askQty": f"{aq:.{d.qty}f}"}
+                if market == "futures":
+                    row["time"] = now
+                out.append(row)
+        return orjson.dumps(out[0] if single else out)
+
+    def _avg_price(self, query: Mapping[str, str]) -> bytes:
+        sym, hist = self._symbol(query)
+        now = self._now_ms()
+        stats = rolling_stats(hist, now, AVG_PRICE_MINS * 60_000)
+        last_t = hist.last_time if hist.last_time is not None else now
+        return orjson.dumps({"mins": AVG_PRICE_MINS, "price": f"{stats.vwap:.8f}", "closeTime": last_t})
+
+    def _premium_index(self, query: Mapping[str, str]) -> bytes:
+        single = "symbol" in query
+        symbols = [self._symbol(query)[0]] if single else list(self._histories)
+        now = self._now_ms()
+        out = []
+        for sym in symbols:
+            pd, _ = self._decimals("futures", sym)
+            mid = self._book(sym).mid
+            mark = f"{mid:.{pd}f}" if mid is not None else f"{0:.{pd}f}"
+            out.append({
+                "symbol": sym, "markPrice": mark, "indexPrice": mark, "estimatedSettlePrice": mark,
+                "lastFundingRate": f"{FUNDING_RATE:.8f}", "interestRate": f"{FUNDING_RATE:.8f}",
+                "nextFundingTime": (now // FUNDING_INTERVAL_MS + 1) * FUNDING_INTERVAL_MS, "time": now,
+            })
+        return orjson.dumps(out[0] if single else out)
+
+    def _funding_rate(self, query: Mapping[str, str]) -> bytes:
+        now = self._now_ms()
+        symbols = [self._symbol(query)[0]] if "symbol" in query else list(self._histories)
+        limit = self._int(query, "limit")
+        limit = 100 if limit is None else limit
+        if not 1 <= limit <= 1000:
+            raise _BadRequest(rest_error(-1130, "Data sent for parameter 'limit' is not valid."))
+        start = self._int(query, "startTime")
+        end = self._int(query, "endTime")
+        rows: list[dict[str, object]] = []
+        for sym in symbols:
+            hist = self._histories[sym]
+            if len(hist.trades) == 0:
+                continue
+            first_t = int(hist.trades.rows(hist.trades.first_row, hist.trades.first_row + 1)[4][0])
+            lo = max(first_t, start) if start is not None else first_t
+            hi = min(now, end) if end is not None else now
+            pd, _ = self._decimals("futures", sym)
+            for ft in funding_times(lo, hi):
+                r = hist.trades.search("time", ft, side="right")
+                px = hist.trades.rows(r - 1, r)[1]
+                mark = float(px[0]) if len(px) else 0.0
+                rows.append({"symbol": sym, "fundingTime": ft, "fundingRate": f"{FUNDING_RATE:.8f}",
+                             "markPrice": f"{mark:.{pd}f}"})
+        rows.sort(key=lambda r: (r["fundingTime"], r["symbol"]))  # type: ignore[arg-type, return-value]
+        rows = rows[:limit] if start is not None else rows[-limit:]
+        return orjson.dumps(rows)
+
     def _exchange_info(self, market: str, query: Mapping[str, str]) -> bytes:
+        if market == "delivery":
+            return orjson.dumps({"timezone": "UTC", "serverTime": self._now_ms(), "rateLimits": [
+                {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 2400},
+                {"rateLimitType": "ORDERS", "interval": "MINUTE", "intervalNum": 1, "limit": 1200},
+            ], "exchangeFilters": [], "symbols": []})
         symbols = list(self._specs)
         if "symbol" in query:
             if query["symbol"] not in self._specs:

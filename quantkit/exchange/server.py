@@ -1,9 +1,18 @@
 """The local exchange: Binance's WebSocket streams and REST market data on one port, fed by a source.
 
-:class:`LocalExchange` runs a ``websockets`` asyncio server. WebSocket
-handshakes on ``/ws/...`` and ``/stream?streams=...`` open stream connections;
-every other GET is answered in the ``process_request`` hook: REST under
-``/api/v3`` and ``/fapi/v1`` (see :mod:`quantkit.exchange.rest`), 404 elsewhere.
+:class:`LocalExchange` runs a ``websockets`` asyncio server behind a small
+HTTP/1.1 front (:mod:`quantkit.exchange._httpd`). WebSocket handshakes on
+``/ws/...`` (any path after ``/ws``, as ccxt.pro's ``/ws/<n>``) and
+``/stream?streams=...`` (also under ``/public``, ``/market``) open stream
+connections; every other request is REST under ``/api/v3``, ``/fapi/v1``,
+``/dapi/v1`` (see :mod:`quantkit.exchange.rest`) with keep-alive, Binance's
+404 body elsewhere and 405 for methods other than GET. Request weight is
+limited per IP and minute as on Binance (:mod:`quantkit.exchange.limits`).
+
+Streams: ``trade`` and ``aggTrade`` trade by trade; klines, tickers, the book
+(``bookTicker``, ``depth``) and USD-M ``markPrice`` as events computed from the
+trades (:mod:`quantkit.exchange.streams`). Subscribing to a stream the exchange
+cannot serve answers an error (``{"code":2,...,"id":..}``) instead of silence.
 
 Data path: the source is iterated **once**; each batch is stored in the
 per-symbol history (which assigns aggregate ids) and rendered once per
@@ -14,8 +23,15 @@ transport's drain, so TCP flow control applies). Control replies go through the
 same queue: frames before a ``SUBSCRIBE``/``UNSUBSCRIBE`` reply predate the
 change, frames after it follow it.
 
-Only GET is served (websockets' HTTP parser drops other methods); every REST
-answer closes its connection (``Connection: close``).
+The exchange's clock (``serverTime``, event times ``E`` of events, 24 h
+windows) is the time of the trades it serves: the newest trade time published
+plus the wall time since, scaled by the source's speed.
+
+Finite sources (a replay without loop) are held until the first connection
+subscribes, so none of their trades is published unseen. ``GET /quantkit/v1/status``
+(:data:`~quantkit.config.LOCAL_STATUS_PATH`, a quantkit extension that Binance
+does not have) tells a client the market, the symbols, whether the source is
+finite and done, and the first/last trade id and count published per symbol.
 
 Slow consumers:
 
@@ -40,7 +56,6 @@ from __future__ import annotations
 
 import asyncio
 import heapq
-import http
 import logging
 import threading
 import time
@@ -50,27 +65,40 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any, Callable, Mapping, TypeVar
 
+import orjson
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.protocol import State
 
+from quantkit.config import LOCAL_STATUS_PATH
 from quantkit.errors import ExchangeError
+from quantkit.exchange._httpd import HttpReply, HttpRequest, front_connection
 from quantkit.exchange.history import SymbolHistory
+from quantkit.exchange.limits import RateLimiter
 from quantkit.exchange.policy import ConnectionPolicy, PolicyFactory, default_policy
 from quantkit.exchange.protocol import (
     AGG_TRADE,
     TRADE,
     PathError,
     Renderer,
+    StreamName,
     StreamSession,
     WsTarget,
     parse_ws_path,
     server_shutdown_event,
+    wrap_combined,
 )
-from quantkit.exchange.rest import REST_PREFIXES, RestApi, RestReply, WeightCounter, rest_error
-from quantkit.exchange.source import MarketSource, SymbolSpec, source_specs, source_speed
+from quantkit.exchange.rest import RestApi, RestReply, rest_error
+from quantkit.exchange.streams import EventStreams
+from quantkit.exchange.source import (
+    MarketSource,
+    SymbolSpec,
+    source_finite,
+    source_specs,
+    source_speed,
+)
 from quantkit.schema import Trade
 
 __all__ = ["LocalExchange"]
@@ -81,6 +109,8 @@ _WRITE_FRAMES = 1024
 #: Transport write buffer high-water mark, bytes (websockets' default is 32 KiB).
 _WRITE_LIMIT = 2**18
 _wire_log = logging.getLogger("quantkit.exchange.wire")
+#: Aggregate trades merge fills within this many ms (USD-M: same price and taker side within 100 ms).
+_MERGE_MS = {"spot": 0, "futures": 100}
 _R = TypeVar("_R")
 
 
@@ -198,6 +228,10 @@ class LocalExchange:
         history_size: trades kept per symbol for REST (and as many aggregates).
         pause_without_subscribers: hold the source while no connection is subscribed to a
             served data stream. ``None`` (default): only for max-speed sources.
+        hold_until_subscribed: publish nothing before the first connection subscribes to a served
+            data stream, so a finite source is not published unseen. ``None`` (default): for finite
+            sources (:func:`~quantkit.exchange.source.source_finite`) unless
+            ``pause_without_subscribers`` is False.
         max_pending: frames queued per connection before a paced exchange closes it (1008).
         high_water: frames queued per connection above which a max-speed exchange waits.
         stall_timeout: seconds a max-speed exchange waits for a stalled connection before closing it.
@@ -205,7 +239,11 @@ class LocalExchange:
             connection (a slow consumer must read what is already buffered first); ``None`` waits forever.
         policy_factory: makes a :class:`~quantkit.exchange.policy.ConnectionPolicy` per request path;
             ``None`` behaves like Binance.
-        clock: wall clock in seconds since the epoch (``serverTime``, weight minutes, shutdown events).
+        clock: wall clock in seconds since the epoch (weight minutes; the exchange clock before the first trade).
+        rate_limits: enforce Binance's request-weight limits (429, then 418 bans); ``False`` only counts
+            (for benchmarks). See :mod:`quantkit.exchange.limits`.
+        weight_limits: weight per minute and IP by market (``"spot"``, ``"futures"``, ``"delivery"``);
+            ``None``: Binance's 6,000 / 2,400 / 2,400.
 
     Raises:
         ValueError: a bad argument (named in the message).
@@ -221,12 +259,15 @@ class LocalExchange:
         ping_timeout: float | None = 60.0,
         history_size: int = 2_000_000,
         pause_without_subscribers: bool | None = None,
+        hold_until_subscribed: bool | None = None,
         max_pending: int = 100_000,
         high_water: int = 8192,
         stall_timeout: float = 60.0,
         close_timeout: float | None = 5.0,
         policy_factory: PolicyFactory | None = None,
         clock: Callable[[], float] = time.time,
+        rate_limits: bool = True,
+        weight_limits: Mapping[str, int] | None = None,
     ) -> None:
         if not isinstance(port, int) or not 0 <= port <= 65535:
             raise ValueError(f"port={port!r}: expected an integer within 0..65535")
@@ -254,6 +295,14 @@ class LocalExchange:
         speed = source_speed(source)
         self._lockstep = speed == float("inf")
         self._pause = self._lockstep if pause_without_subscribers is None else bool(pause_without_subscribers)
+        self._finite = source_finite(source)
+        self._hold = (
+            (self._finite and pause_without_subscribers is not False)
+            if hold_until_subscribed is None
+            else bool(hold_until_subscribed)
+        )
+        # per symbol: first and last trade id published, trades published (the status endpoint)
+        self._id_range: dict[str, list[int]] = {}
         self._max_pending = int(max_pending)
         self._high_water = int(high_water)
         self._low_water = self._high_water // 2
@@ -264,12 +313,19 @@ class LocalExchange:
         self.market: str = market
         self._specs: dict[str, SymbolSpec] = source_specs(source)
         self._histories: dict[str, SymbolHistory] = {
-            s: SymbolHistory(s, history_size, first_agg_id=getattr(source, "first_agg_ids", {}).get(s, 1))
+            s: SymbolHistory(s, history_size, first_agg_id=getattr(source, "first_agg_ids", {}).get(s, 1),
+                             merge_ms=_MERGE_MS[market])
             for s in self._specs
         }
         self._renderers: dict[str, Renderer] = {s: Renderer(market, spec) for s, spec in self._specs.items()}
-        self._rest = RestApi(self._histories, self._specs, lambda: int(self._clock() * 1000))
-        self._weights = {m: WeightCounter(self._clock) for m in ("spot", "futures")}
+        self._speed = speed
+        self._last_trade_ms: int | None = None
+        self._last_trade_wall = 0.0
+        self._last_event_ms: dict[str, int] = {}
+        self._events = EventStreams(market, self._specs, self._histories)
+        self._rest = RestApi(self._histories, self._specs, self._now_ms, self._events.books)
+        self._limiter = RateLimiter(clock, weight_limits, enabled=rate_limits)
+        self._fronts: weakref.WeakSet[Any] = weakref.WeakSet()
         self._conns: set[_Conn] = set()
         self._handshakes: weakref.WeakKeyDictionary[ServerConnection, tuple[WsTarget, ConnectionPolicy]] = (
             weakref.WeakKeyDictionary()
@@ -326,13 +382,42 @@ class LocalExchange:
         """The exception that ended the source, if it failed (the server keeps serving REST)."""
         return self._source_error
 
+    def status(self) -> dict[str, Any]:
+        """What the status endpoint (:data:`~quantkit.config.LOCAL_STATUS_PATH`) answers.
+
+        Keys: ``market``, ``symbols``, ``finite``, ``done``, ``published`` (all trades), and per symbol
+        ``first_ids``, ``last_ids`` (first and last trade id published) and ``counts`` (trades published).
+        Call it from the exchange's loop (the endpoint does) or through :meth:`call_in_loop`.
+        """
+        ranges = self._id_range
+        return {
+            "market": self.market,
+            "symbols": list(self._specs),
+            "finite": self._finite,
+            "done": self._done.is_set(),
+            "published": self._published,
+            # published first ids; before publishing, the ids the source says it starts with
+            "first_ids": {**getattr(self._source, "first_ids", {}), **{s: r[0] for s, r in ranges.items()}},
+            "last_ids": {s: r[1] for s, r in ranges.items()},
+            "counts": {s: r[2] for s, r in ranges.items()},
+        }
+
     def stats(self) -> dict[str, int]:
-        """Counters: ``published``, ``connections``, ``slow_consumers_closed``."""
+        """Counters: ``published``, ``connections``, ``slow_consumers_closed``, ``rest_429``, ``rest_418``."""
         return {
             "published": self._published,
             "connections": len(self._conns),
             "slow_consumers_closed": self._slow_closed,
+            "rest_429": self._limiter.refused[429],
+            "rest_418": self._limiter.refused[418],
         }
+
+    def _now_ms(self) -> int:
+        """The exchange's clock, ms: the newest trade time plus the wall time since, times the speed."""
+        if self._last_trade_ms is None:
+            return int(self._clock() * 1000)
+        rate = 1.0 if self._speed == float("inf") else self._speed
+        return self._last_trade_ms + int(max(0.0, self._clock() - self._last_trade_wall) * 1000 * rate)
 
     def _host_for_url(self) -> str:
         return f"[{self._host}]" if ":" in self._host else self._host
@@ -423,6 +508,7 @@ class LocalExchange:
                 self._host,
                 self._requested_port,
                 process_request=self._process_request,
+                create_connection=front_connection(self._http, on_open=self._fronts.add),
                 compression=None,
                 ping_interval=self._ping_interval,
                 ping_timeout=self._ping_timeout,
@@ -433,6 +519,7 @@ class LocalExchange:
         except OSError as exc:
             raise ExchangeError(f"cannot listen on {self._host}:{self._requested_port}: {exc}") from exc
         source_task: asyncio.Task[None] | None = None
+        tick_task: asyncio.Task[None] | None = None
         try:
             self._port = int(next(iter(server.sockets)).getsockname()[1])
             log.info(
@@ -442,13 +529,17 @@ class LocalExchange:
             )
             self._ready.set()
             source_task = asyncio.create_task(self._run_source(), name="quantkit-exchange-source")
+            tick_task = asyncio.create_task(self._run_events(), name="quantkit-exchange-events")
             if self._stop_requested:  # stop() raced with start-up
                 self._stop_event.set()
             await self._stop_event.wait()
         finally:
-            if source_task is not None:
-                source_task.cancel()
-                await asyncio.gather(source_task, return_exceptions=True)
+            for task_ in (source_task, tick_task):
+                if task_ is not None:
+                    task_.cancel()
+                    await asyncio.gather(task_, return_exceptions=True)
+            for front in list(self._fronts):
+                front.qk_close()
             server.close()
             await server.wait_closed()
             for task in list(self._tasks):
@@ -458,6 +549,7 @@ class LocalExchange:
     # ------------------------------------------------------------------------------------------------ HTTP
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        """WebSocket handshakes only (plain HTTP requests are answered by :meth:`_http`)."""
         target = request.path
         policy = self._policy_factory(target)
         custom = type(policy) is not ConnectionPolicy
@@ -466,47 +558,73 @@ class LocalExchange:
             if refusal is not None:
                 status, text = refusal
                 return connection.respond(status, text)
-        if RestApi.is_rest_path(target):
-            reply = policy.on_rest(target) if custom else None
-            if reply is None:
-                reply = self._rest.handle(target)
-            return self._json_response(target, reply)
         try:
             ws_target = parse_ws_path(target)
         except PathError as exc:
             return connection.respond(exc.status, exc.message + "\n")
         if ws_target is None:
-            return self._json_response(target, rest_error(-1000, "Not found.", status=404, weight=0))
+            body = rest_error(-1000, "Not found.", status=404, weight=0).body
+            headers = Headers([("Content-Type", "application/json;charset=UTF-8"), ("Content-Length", str(len(body)))])
+            return Response(404, "Not Found", headers, body)
         self._handshakes[connection] = (ws_target, policy)
         return None
 
-    def _json_response(self, target: str, reply: RestReply) -> Response:
-        path = target.split("?", 1)[0]
-        market = next((m for p, m in REST_PREFIXES.items() if path.startswith(p + "/")), self.market)
-        used = self._weights[market].add(reply.weight)
-        headers = Headers(
-            [
-                ("Content-Type", "application/json;charset=UTF-8"),
-                ("Content-Length", str(len(reply.body))),
-                ("Connection", "close"),
-                ("X-MBX-USED-WEIGHT-1M", str(used)),
-                *reply.headers,
-            ]
+    def _http(self, request: HttpRequest) -> HttpReply:
+        """Answer one plain HTTP request: REST (GET), 405 for other methods, Binance's 404 elsewhere."""
+        target = request.target
+        if target.split("?", 1)[0] == LOCAL_STATUS_PATH:
+            return self._reply(request, "", RestReply(200, orjson.dumps(self.status())))
+        policy = self._policy_factory(target)
+        custom = type(policy) is not ConnectionPolicy
+        if custom:
+            refusal = policy.on_open(target)
+            if refusal is not None:
+                status, text = refusal
+                return HttpReply(status, text.encode(), (("Content-Type", "text/plain"),), close=True)
+        route = RestApi.route(target)
+        market = route[0] if route is not None else RestApi.market_of(target)
+        if request.method not in ("GET", "HEAD") and market is not None:  # no trading here: market data only
+            msg = f"Request method '{request.method}' not supported."
+            return self._reply(request, market, RestReply(405, rest_error(-1000, msg).body, 1, (("Allow", "GET"),)))
+        if route is None:
+            return self._reply(request, "", rest_error(-1000, "Not found.", status=404, weight=0))
+        reply = policy.on_rest(target) if custom else None
+        if reply is None:
+            reply = self._rest.handle(target, api_key=request.headers.get("x-mbx-apikey"))
+        return self._reply(request, route[0], reply)
+
+    def _reply(self, request: HttpRequest, market: str, reply: RestReply) -> HttpReply:
+        """Charge the weight (refusing with 429/418 over the limit) and build the HTTP reply."""
+        extra: tuple[tuple[str, str], ...] = ()
+        used = 0
+        if market:
+            check = self._limiter.check(request.peer, market, reply.weight)
+            used = check.used
+            if check.status != 200:
+                reply = RestReply(check.status, check.body, reply.weight)
+                extra = (("Retry-After", str(check.retry_after)),)
+        headers = (
+            ("Content-Type", "application/json;charset=UTF-8"),
+            ("X-MBX-USED-WEIGHT-1M", str(used)),
+            *reply.headers,
+            *extra,
         )
-        try:
-            phrase = http.HTTPStatus(reply.status).phrase
-        except ValueError:
-            phrase = "Unknown"
-        return Response(reply.status, phrase, headers, reply.body)
+        body = b"" if request.method == "HEAD" else reply.body
+        return HttpReply(reply.status, body, headers)
 
     # ------------------------------------------------------------------------------------------------ WebSocket
 
     async def _handle_ws(self, ws: ServerConnection) -> None:
         target, policy = self._handshakes.pop(ws, (WsTarget(True, ()), default_policy("")))
-        session = StreamSession(target.combined, target.streams, micro=target.micro)
+        session = StreamSession(target.combined, target.streams, micro=target.micro, can_serve=self._can_serve)
         conn = _Conn(ws, session, policy)
         self._conns.add(conn)
         self._update_subscribed()
+        for name in session.unservable():
+            conn.outbox.append([orjson.dumps({"error": {"code": 2, "msg": f"Invalid request: stream {name} is not served by this exchange"}})])
+            conn.pending += 1
+            conn.idle.clear()
+            conn.wakeup.set()
         if conn.custom_policy:
             policy.on_connect(_Control(self, conn))
         sender = asyncio.create_task(self._sender(conn))
@@ -561,12 +679,22 @@ class LocalExchange:
             conn.space.set()
             conn.idle.set()
 
+    def _can_serve(self, name: StreamName) -> bool:
+        return self._events.can_serve(name)
+
     def _update_subscribed(self) -> None:
+        events: set[tuple[str, str]] = set()
+        for c in self._conns:
+            if not c.closing:
+                events |= c.session.event_streams
+        self._events.subscribe(events, self._now_ms(), time.monotonic() * 1000)
         ev = self._subscribed
         if ev is None:
             return
         served = self._specs
-        if any(not c.closing and any(s in served for s, _ in c.session.data_streams) for c in self._conns):
+        if any(s in served for s, _ in events) or any(
+            not c.closing and any(s in served for s, _ in c.session.data_streams) for c in self._conns
+        ):
             ev.set()
         else:
             ev.clear()
@@ -591,6 +719,9 @@ class LocalExchange:
     async def _run_source(self) -> None:
         assert self._subscribed is not None
         n_batches = 0
+        if self._hold and not self._subscribed.is_set():
+            log.info("holding the source until a client subscribes")
+            await self._subscribed.wait()
         try:
             async for batch in self._source:
                 if not batch:
@@ -622,11 +753,21 @@ class LocalExchange:
     def _publish(self, batch: list[Trade]) -> None:
         self._published += len(batch)
         groups: dict[str, list[int]] = {}
+        last_e = self._last_event_ms
         for i, t in enumerate(batch):
             g = groups.get(t[0])
             if g is None:
                 groups[t[0]] = g = []
             g.append(i)
+            prev = last_e.get(t[0], t[6])
+            if t[6] < prev:  # event time never goes back within a symbol
+                batch[i] = t._replace(event_time=prev)
+            else:
+                last_e[t[0]] = t[6]
+        newest = max(t[5] for t in batch)
+        if self._last_trade_ms is None or newest >= self._last_trade_ms:
+            self._last_trade_ms = newest
+            self._last_trade_wall = self._clock()
         per_symbol: dict[str, tuple[list[int], list[Trade], list[Any]]] = {}
         for sym, idxs in groups.items():
             hist = self._histories.get(sym)
@@ -634,8 +775,20 @@ class LocalExchange:
                 hist = self._add_symbol(sym)
             trades = batch if len(idxs) == len(batch) else [batch[i] for i in idxs]
             per_symbol[sym] = (idxs, trades, hist.add(trades))
+            rng = self._id_range.get(sym)
+            if rng is None:
+                self._id_range[sym] = [trades[0][1], trades[-1][1], len(trades)]
+            else:
+                rng[1] = max(rng[1], trades[-1][1])
+                rng[2] += len(trades)
+        now = self._now_ms()
+        events: dict[tuple[str, str], list[bytes]] = {}
+        for sym, (_, trades, _) in per_symbol.items():
+            events.update(self._events.on_batch(sym, trades, now))
         if not self._conns:
             return
+        if events:
+            self._fan_out(events)
         rendered: dict[tuple[str, str, bool, bool], list[tuple[int, bytes]]] = {}
         merged: dict[tuple[Any, bool, bool], list[bytes]] = {}
         for conn in list(self._conns):
@@ -678,6 +831,51 @@ class LocalExchange:
             if not self._lockstep and conn.pending > self._max_pending:
                 self._close_slow(conn, f"more than {self._max_pending} frames queued")
 
+    def _fan_out(self, events: dict[tuple[str, str], list[bytes]]) -> None:
+        """Queue event payloads to every connection subscribed to their stream (wrapped when combined)."""
+        wrapped: dict[tuple[str, str], list[bytes]] = {}
+        for conn in list(self._conns):
+            if conn.closing or conn.stalled:
+                continue
+            sess = conn.session
+            subs = sess.event_streams
+            if not subs:
+                continue
+            out: list[bytes] = []
+            for key, payloads in events.items():
+                if key not in subs:
+                    continue
+                if sess.combined:
+                    w = wrapped.get(key)
+                    if w is None:
+                        name = f"{key[0].lower()}@{key[1]}"
+                        w = wrapped[key] = [wrap_combined(name, p) for p in payloads]
+                    out.extend(w)
+                else:
+                    out.extend(payloads)
+            if out:
+                conn.outbox.append(out)
+                conn.pending += len(out)
+                conn.idle.clear()
+                conn.wakeup.set()
+
+    async def _run_events(self) -> None:
+        """Every 100 ms of wall time: periodic event streams (klines, depth, tickers, mark price)."""
+        failed = False
+        while True:
+            await asyncio.sleep(0.1)
+            if not self._conns:
+                continue
+            try:
+                events = self._events.tick(time.monotonic() * 1000, self._now_ms())
+            except Exception as exc:  # noqa: BLE001 - keep serving trades; say it once
+                if not failed:
+                    log.error("event streams failed: %s", exc, exc_info=True)
+                failed = True
+                continue
+            if events:
+                self._fan_out(events)
+
     def _render(
         self, sym: str, kind: str, entry: tuple[list[int], list[Trade], list[Any]], combined: bool, micro: bool
     ) -> list[tuple[int, bytes]]:
@@ -711,7 +909,8 @@ class LocalExchange:
         spec = SymbolSpec(sym)
         self._specs[sym] = spec
         self._renderers[sym] = Renderer(self.market, spec)
-        hist = self._histories[sym] = SymbolHistory(sym, self._history_size)
+        hist = self._histories[sym] = SymbolHistory(sym, self._history_size, merge_ms=_MERGE_MS[self.market])
+        self._events.add_symbol(sym)
         return hist
 
     # ------------------------------------------------------------------------------------------------ control

@@ -12,24 +12,33 @@ works; the optional ``specs`` (tick/step sizes and decimals per symbol) and
 
 Batches should hold whole milliseconds per symbol: the exchange closes an
 aggregate trade (``@aggTrade``, REST ``aggTrades``) at the end of each batch.
+
+A source that ends (a replay without ``loop``, a synthetic market with a
+``duration_s``) says so with a true ``finite`` attribute (:func:`source_finite`):
+the exchange then holds it until its first subscriber, so nothing is published unseen.
+
+Resuming: both sources take ``after_ids`` (symbol -> last trade id a client already
+holds) and continue after them, as a real exchange's ids continue while a client is
+away.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import AsyncIterator, Mapping, Protocol, runtime_checkable
 
 from quantkit.errors import SourceError
 from quantkit.schema import Trade
+from quantkit.symbols import check_symbol, is_symbol
 
 __all__ = [
     "MARKETS",
     "MarketSource",
     "SymbolSpec",
     "decimals_of",
+    "source_finite",
     "source_specs",
     "source_speed",
     "split_symbol",
@@ -38,7 +47,6 @@ __all__ = [
 #: Markets a source can speak: Binance spot or USD-M futures.
 MARKETS: tuple[str, ...] = ("spot", "futures")
 
-_SYMBOL_RE = re.compile(r"^[A-Z0-9_]{2,32}$")
 _QUOTES = ("FDUSD", "USDT", "USDC", "TUSD", "BUSD", "DAI", "USD", "EUR", "TRY", "BRL", "BTC", "ETH", "BNB")
 
 
@@ -97,7 +105,7 @@ class SymbolSpec:
     quote_asset: str = ""
 
     def __post_init__(self) -> None:
-        if not _SYMBOL_RE.match(self.symbol or ""):
+        if not is_symbol(self.symbol) or check_symbol(self.symbol) != self.symbol or "@" in self.symbol:
             raise SourceError(f"symbol={self.symbol!r}: expected an upper-case exchange symbol such as BTCUSDT")
         for name in ("tick_size", "step_size"):
             raw = getattr(self, name)
@@ -135,6 +143,11 @@ def source_specs(source: MarketSource) -> dict[str, SymbolSpec]:
     """The source's ``specs`` when it has them, else defaults (tick 0.01, step 0.00001) per symbol."""
     given: Mapping[str, SymbolSpec] = getattr(source, "specs", None) or {}
     return {s: given.get(s) or SymbolSpec(s) for s in source.symbols}
+
+
+def source_finite(source: MarketSource) -> bool:
+    """Whether the source ends by itself (its ``finite`` attribute; False when it has none)."""
+    return bool(getattr(source, "finite", False))
 
 
 def source_speed(source: MarketSource) -> float:

@@ -38,11 +38,23 @@ A buy fills at the best ask ``floor(mid / tick) + 1`` ticks, a sell at the best
 bid ``floor(mid / tick)`` ticks, where ``mid`` is the grid state at or before the
 fill; each further fill of the order walks one tick deeper with probability
 0.15. Sizes: log-normal notional (median 100 USD, log-sd 1.6) over price, rounded
-to the step size (at least one step). Event time ``E`` = ``T`` + 0-2 ms.
+to the step size (at least one step). Event time ``E`` = ``T`` + 0-2 ms, never going back
+within a symbol.
 
 Streaming (``async for``) starts the exchange clock at ``start_ms`` (default:
-the wall clock) and advances it ``speed`` times faster than real time, so at
-``speed != 1`` trade times drift ahead of the wall clock by design.
+the wall clock, or just after ``after_time_ms`` when that is later) and advances
+it ``speed`` times faster than real time, so at ``speed != 1`` trade times drift
+ahead of the wall clock by design.
+
+A past (warm start): with ``history_s``, streaming starts ``history_s`` seconds before
+"now" (never before ``after_time_ms``): those trades are published at once, so the
+exchange serves them over REST like the rest of its history, then the market goes on
+paced from "now". :attr:`SyntheticMarket.past_published` is set once the past is out.
+
+Continuing after a store: ``after_ids`` (symbol -> last trade id already held)
+makes each symbol's ids start right after it (aggregate ids move by the same
+amount), so a market restarted on a store that holds an earlier run continues
+its ids as a real exchange does while a client is away.
 
 Everything is drawn from ``numpy.random.Generator`` streams spawned from
 ``seed``, in fixed 60-second chunks, so the same seed gives the same trades
@@ -54,9 +66,10 @@ from __future__ import annotations
 
 import asyncio
 import math
+import threading
 import time
 from dataclasses import dataclass
-from typing import AsyncIterator, Iterator
+from typing import AsyncIterator, Iterator, Mapping
 
 import numpy as np
 import pandas as pd
@@ -185,6 +198,16 @@ class SyntheticMarket:
         mean_fills: mean fills per taker order (>= 1).
         clock: monotonic clock for pacing, seconds.
         sleep: async sleep for pacing, seconds.
+        after_ids: symbol -> last trade id a client already holds; that symbol's ids start
+            after it (never below the role's default first id). ``None``: the defaults.
+        after_time_ms: when streaming without ``start_ms``, start after this exchange time
+            (epoch ms) if it is later than the wall clock. ``None``: the wall clock.
+        history_s: seconds of past published at once when streaming starts (default 0: none).
+
+    Attributes:
+        past_published: set once the past (``history_s``) is published (at once without one).
+        past_start_ms: exchange time of the first grid point of the past, epoch ms (``None``
+            until streaming starts).
 
     Raises:
         SourceError: a bad parameter (named in the message).
@@ -214,6 +237,9 @@ class SyntheticMarket:
         mean_fills: float = 3.0,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
+        after_ids: Mapping[str, int] | None = None,
+        after_time_ms: int | None = None,
+        history_s: float = 0.0,
     ) -> None:
         syms = tuple(symbols)
         if len(syms) != 4 or len(set(syms)) != 4:
@@ -265,6 +291,13 @@ class SyntheticMarket:
         }
         self.first_agg_ids: dict[str, int] = {s: r[3] for s, r in zip(syms, _ROLE_SPECS)}
         self._first_ids = np.array([r[2] for r in _ROLE_SPECS], dtype="int64")
+        self.after_time_ms: int | None = None
+        self.continue_after(after_ids or {}, after_time_ms)
+        self.history_s = float(history_s)
+        if not self.history_s >= 0:
+            raise SourceError(f"history_s={history_s!r}: expected seconds >= 0")
+        self.past_published = threading.Event()
+        self.past_start_ms: int | None = None
 
     # ---------------------------------------------------------------------------------------------- protocol
 
@@ -278,6 +311,27 @@ class SyntheticMarket:
         """``"spot"`` or ``"futures"``."""
         return self._market
 
+    def continue_after(self, after_ids: Mapping[str, int], after_time_ms: int | None = None) -> None:
+        """Continue after what a client holds: ids after ``after_ids[symbol]``, time after ``after_time_ms``.
+
+        Call before streaming. Ids never go below the roles' default first ids; aggregate ids
+        move by the same amount as trade ids. Unknown symbols are ignored.
+        """
+        shift = [max(0, int(after_ids.get(s, r[2] - 1)) + 1 - r[2]) for s, r in zip(self._symbols, _ROLE_SPECS)]
+        self.first_agg_ids = {s: r[3] + d for s, r, d in zip(self._symbols, _ROLE_SPECS, shift)}
+        self._first_ids = np.array([r[2] + d for r, d in zip(_ROLE_SPECS, shift)], dtype="int64")
+        self.after_time_ms = None if after_time_ms is None else int(after_time_ms)
+
+    @property
+    def finite(self) -> bool:
+        """True when the stream ends (a ``duration_s`` was given)."""
+        return self.duration_s is not None
+
+    @property
+    def first_ids(self) -> dict[str, int]:
+        """The first trade id each symbol streams."""
+        return {s: int(i) for s, i in zip(self._symbols, self._first_ids)}
+
     def __repr__(self) -> str:
         return f"SyntheticMarket(seed={self.seed}, symbols={self._symbols}, speed={self.speed}, market={self._market!r})"
 
@@ -285,10 +339,24 @@ class SyntheticMarket:
         return self._stream()
 
     async def _stream(self) -> AsyncIterator[list[Trade]]:
-        start = self.start_ms if self.start_ms is not None else time.time_ns() // 1_000_000
-        pacer = Pacer(self.speed, clock=self._clock, sleep=self._sleep)
-        async for batch in pacer.batches(self._trade_chunks(start, self.duration_s)):
+        start = self.start_ms
+        if start is None:
+            start = time.time_ns() // 1_000_000
+            if self.after_time_ms is not None:
+                start = max(start, self.after_time_ms + 1)
+        past = int(round(self.history_s * 1000))
+        if past and self.after_time_ms is not None:
+            past = max(0, min(past, start - self.after_time_ms - 1))
+        first = start - past
+        self.past_start_ms = first
+        duration = None if self.duration_s is None else self.duration_s + past / 1000.0
+        pacer = Pacer(self.speed, clock=self._clock, sleep=self._sleep, anchor_ms=start if past else None)
+        if not past:
+            self.past_published.set()
+        async for batch in pacer.batches(self._trade_chunks(first, duration)):
             yield batch.to_trades(self._symbols)
+            if not self.past_published.is_set() and int(batch.trade_time[-1]) >= start - 1:
+                self.past_published.set()  # resumed: everything up to "now" has been published
 
     # ---------------------------------------------------------------------------------------------- generators
 
@@ -384,7 +452,7 @@ class SyntheticMarket:
             qty,
             price * qty,
             t,
-            t + latency[order],
+            np.maximum.accumulate(t + latency[order]),  # E never goes back within a symbol
             ~b,
         )
 

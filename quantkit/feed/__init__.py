@@ -15,6 +15,8 @@ I/O:
   reconnects, rotation, stats) and :class:`FeedStats`.
 * :mod:`quantkit.feed.backfill`: :class:`Backfiller` (REST backfill of gaps with
   per-symbol holds), :class:`BackfillOptions`, :class:`BackfillStats`.
+* :mod:`quantkit.feed.discovery`: ask the exchange (:func:`describe_exchange`: market,
+  symbols, a local exchange's status; :func:`first_ids_since`: a start time as trade ids).
 
 Example::
 
@@ -31,6 +33,7 @@ from __future__ import annotations
 from quantkit.feed.backfill import BackfillOptions, Backfiller, BackfillStats
 from quantkit.feed.backoff import Backoff, RandomSource
 from quantkit.feed.client import DROP_REASONS, LOG_INTERVAL, STATES, FeedClient, FeedStats
+from quantkit.feed.discovery import ExchangeStatus, describe_exchange, fetch_exchange_status, first_ids_since
 from quantkit.feed.endpoints import MAX_STREAMS, stream_names, stream_url
 from quantkit.feed.gaps import GAP_REASONS, Gap, GapDetector
 from quantkit.feed.messages import EVENT_TYPES, REJECT_REASONS, ControlReply, ServerShutdown, parse_message
@@ -57,6 +60,7 @@ __all__ = [
     "ControlReply",
     "DROP_REASONS",
     "EVENT_TYPES",
+    "ExchangeStatus",
     "FeedClient",
     "FeedStats",
     "GAP_REASONS",
@@ -74,6 +78,9 @@ __all__ = [
     "WEIGHT_LIMITS",
     "WeightBudget",
     "backfill_target",
+    "describe_exchange",
+    "fetch_exchange_status",
+    "first_ids_since",
     "parse_message",
     "parse_page",
     "parse_retry_after",

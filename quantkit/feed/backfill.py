@@ -39,8 +39,9 @@ trades for minutes. Other 4xx answers (bad symbol, missing API key) are not retr
 trades (counted as ``"held_at_stop"``): their ids are above the last delivered
 one, so a client restarted with ``last_ids`` from the store fetches them again.
 
-Everything runs in the feed's event loop; the HTTP requests are non-blocking
-(:mod:`quantkit.feed._http`).
+Everything runs in the feed's event loop; the HTTP requests are non-blocking and reuse
+one kept-alive connection per client, through a proxy if the environment names one
+(:mod:`quantkit.feed._http`, over ``httpx``).
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ from typing import Awaitable, Callable
 
 from quantkit.config import FeedConfig
 from quantkit.errors import ConfigError
-from quantkit.feed._http import HttpError, http_get
+from quantkit.feed._http import HttpClient, HttpError
 from quantkit.feed.backoff import Backoff, RandomSource
 from quantkit.feed.gaps import Gap, GapDetector
 from quantkit.feed.rest import (
@@ -322,6 +323,7 @@ class Backfiller:
             options.weight_limit or WEIGHT_LIMITS[config.market], options.weight_share, clock=wall_clock
         )
         self._headers = {"X-MBX-APIKEY": options.api_key} if options.api_key else {}
+        self._http: HttpClient | None = None  # made in the event loop on first use; closed by aclose()
         self._lock = asyncio.Lock()
         #: symbol -> hold, for symbols with a backfill in progress (the client's hot path reads it).
         self.holds: dict[str, _Hold] = {}
@@ -419,6 +421,9 @@ class Backfiller:
             task.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
         dropped = sum(len(h.held) for h in self.holds.values())
         self.holds.clear()
         self._held = 0
@@ -610,7 +615,9 @@ class Backfiller:
                 status = 0
                 retry_after: str | None = None
                 try:
-                    resp = await http_get(url, headers=self._headers, timeout=opts.request_timeout)
+                    if self._http is None:
+                        self._http = HttpClient(max_connections=1)
+                    resp = await self._http.get(url, headers=self._headers, timeout=opts.request_timeout)
                 except TimeoutError:
                     kind, detail = "timeout", f"no answer within {opts.request_timeout:g} s"
                 except HttpError as exc:

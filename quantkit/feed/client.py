@@ -106,7 +106,8 @@ class FeedStats:
         server_shutdowns: ``serverShutdown`` events received.
         attempts: connection attempts.
         connections: connections opened.
-        reconnects: connections opened after the first (rotations included).
+        reconnects: connection attempts after the first, failed ones included (rotations included):
+            a client that cannot reach its exchange shows a growing count, not 0.
         rotations: make-before-break handovers (max age or serverShutdown).
         gaps: :class:`~quantkit.feed.gaps.Gap` records reported since start (filled and unfilled).
         missing_trades: trade ids in unfilled gap records (not delivered).
@@ -297,7 +298,7 @@ class FeedClient:
             server_shutdowns=self._server_shutdowns,
             attempts=self._attempts,
             connections=self._connections,
-            reconnects=max(self._connections - 1, 0),
+            reconnects=max(self._attempts - 1, 0),
             rotations=self._rotations,
             gaps=self._gap_count,
             missing_trades=self._missing,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from quantkit.ingest.completeness import missing_trades, stored_positions
 from quantkit.ingest.ingestor import Ingestor
 from quantkit.ingest.stats import IngestStats
+from quantkit.ingest.warmstart import WarmStartProgress, history_seconds
 
-__all__ = ["IngestStats", "Ingestor"]
+__all__ = ["IngestStats", "Ingestor", "WarmStartProgress", "history_seconds", "missing_trades", "stored_positions"]

@@ -24,6 +24,19 @@ Durability rules (what survives ``kill -9`` at any moment):
 * After a restart the feed resumes from the store's last trade id per symbol and
   backfills the hole over REST (:class:`~quantkit.feed.FeedClient` ``last_ids``).
 
+Initial backfill (``backfill_from`` trade ids, or ``backfill_since_ms`` a start time
+turned into ids with ``aggTrades?startTime=``): a symbol whose store holds nothing at
+or after that start is backfilled over REST from there before its live trades are
+delivered, exactly like a restart's hole. The ids the exchange cannot serve are
+reported as unfilled gaps (``missing_trades``): what is lost is measured, not assumed.
+The CLI uses it with a finite replay's first trade ids, so trades published before the
+ingest subscribed are stored too; it also serves a warm start ("the last hour").
+
+Receiving without storing: when trades keep arriving but none is stored for
+``no_store_alarm_s`` seconds (all duplicates, all rejected), ``stats.state`` becomes
+``"error"`` and ``stats.error`` says why (logged once, ``stats.alarms`` counts it);
+the state returns to ``"running"`` as soon as a trade is stored again.
+
 Store full (:class:`~quantkit.errors.StoreFullError`: LMDB ``MDB_MAP_FULL``, disk
 full): the ingest **pauses**: ``stats.state == "store_full"``, ``last_error`` says
 why, the feed is disconnected so nothing more is accepted, and the unwritten batch
@@ -48,13 +61,13 @@ import collections
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import numpy as np
 
 from quantkit.config import Config, FeedConfig, IngestConfig, StoreConfig
 from quantkit.errors import IngestError, StoreFullError
-from quantkit.feed import FeedClient
+from quantkit.feed import BackfillOptions, FeedClient, first_ids_since
 from quantkit.ingest.stats import IngestStats
 from quantkit.schema import Trade, trades_to_frame
 
@@ -94,6 +107,15 @@ class Ingestor:
         clock: wall clock in seconds since the epoch, for lag figures (tests may inject one).
         store_full_retry: seconds between write attempts while an object store is full (default 5;
             LMDB stores are never retried in-process, see the module docstring).
+        backfill_from: symbol -> first trade id wanted: a symbol whose store holds nothing at or after
+            it is backfilled over REST from that id (see the module docstring). ``None``: none.
+        backfill_since_ms: a start time, epoch ms: each symbol's first trade id at or after it is asked
+            of the exchange (``aggTrades?startTime=``) when the feed first starts, then used as
+            ``backfill_from`` (an id given in ``backfill_from`` wins). ``None``: none.
+        no_store_alarm_s: seconds of receiving trades while storing none before ``state`` becomes
+            ``"error"`` (default 5).
+        backfill_options: REST backfill limits and API key (USD-M ``historicalTrades`` needs a key);
+            ``None``: :class:`~quantkit.feed.BackfillOptions` defaults.
 
     Example:
         >>> from quantkit.config import FeedConfig
@@ -112,9 +134,23 @@ class Ingestor:
         logger: logging.Logger | None = None,
         clock: Callable[[], float] = time.time,
         store_full_retry: float = 5.0,
+        backfill_from: Mapping[str, int] | None = None,
+        backfill_since_ms: int | None = None,
+        no_store_alarm_s: float = 5.0,
+        backfill_options: BackfillOptions | None = None,
     ) -> None:
         if not store_full_retry > 0:
             raise ValueError(f"store_full_retry={store_full_retry!r}: expected seconds > 0")
+        if not no_store_alarm_s > 0:
+            raise ValueError(f"no_store_alarm_s={no_store_alarm_s!r}: expected seconds > 0")
+        self._backfill_from: dict[str, int] = {}
+        for sym, first in (backfill_from or {}).items():
+            if isinstance(first, bool) or not isinstance(first, int) or first < 0:
+                raise ValueError(f"backfill_from[{sym!r}]={first!r}: expected a trade id >= 0")
+            self._backfill_from[str(sym).upper()] = int(first)
+        self._since_ms = None if backfill_since_ms is None else int(backfill_since_ms)
+        self._no_store_alarm_s = float(no_store_alarm_s)
+        self._backfill_options = backfill_options
         self.feed_config = feed
         self._store_full_retry = float(store_full_retry)
         self.config = config or IngestConfig()
@@ -157,6 +193,14 @@ class Ingestor:
         self._rate: collections.deque[tuple[float, int]] = collections.deque()
         self._per_symbol: collections.Counter[str] = collections.Counter()
         self._feed_base: dict[str, Any] = {"received": 0, "reconnects": 0, "backfilled": 0, "rejected": collections.Counter()}
+        self._error: str | None = None
+        self._alarms = 0
+        self._resumed: dict[str, int] = {}  # last id per symbol held when the feed last (re)started
+        # receiving-without-storing watch: (stored, received, duplicates, rejected) when a trade was last
+        # stored, and since when trades arrive without any being stored (monotonic seconds)
+        self._watch_mark = (0, 0, 0, 0)
+        self._unstored_since: float | None = None
+        self._watch_due = 0.0
 
     # ------------------------------------------------------------------ construction helpers
     @classmethod
@@ -198,6 +242,8 @@ class Ingestor:
             self._paused.clear()
             self._fatal = False
             self._state = "running"
+            self._error = None
+            self._unstored_since = None
             self._active = True
             self._writer_thread = threading.Thread(target=self._writer_main, name="quantkit-ingest-writer", daemon=True)
             self._feed_thread = threading.Thread(target=self._feed_main, name="quantkit-ingest-feed", daemon=True)
@@ -262,6 +308,34 @@ class Ingestor:
     def _written_through(self, target: int) -> bool:
         return self._stored + self._duplicates >= target and not self._buf and not any(self._pending.values())
 
+    def wait_through(self, last_ids: Mapping[str, int], *, idle_timeout: float = 10.0) -> bool:
+        """Wait until every trade up to ``last_ids[symbol]`` is written or known to be held already.
+
+        A symbol counts as through when this ingestor wrote (or the store dropped as a duplicate) a
+        trade at or above that id, or the store held it when the feed (re)started. Gives up when
+        nothing moves (stored, duplicates, gaps) for ``idle_timeout`` seconds.
+
+        Returns:
+            True when through, False when it gave up (the caller measures what is missing).
+        """
+        def progress() -> tuple[int, int, int, int]:
+            return (self._stored, self._duplicates, self._gap_count, self._accepted)
+
+        mark, since = progress(), time.monotonic()
+        while True:
+            done = all(
+                max(self._last_ids.get(s, -1), self._resumed.get(s, -1)) >= last
+                for s, last in last_ids.items()
+            )
+            if done and self.flush(timeout=idle_timeout):
+                return True
+            now = progress()
+            if now != mark:
+                mark, since = now, time.monotonic()
+            elif time.monotonic() - since > idle_timeout:
+                return False
+            time.sleep(0.05)
+
     def wait_stored(self, n: int, timeout: float = 10.0) -> bool:
         """Wait until at least ``n`` trades are stored. Returns False on timeout."""
         deadline = time.monotonic() + timeout
@@ -321,6 +395,8 @@ class Ingestor:
             per_symbol=dict(self._per_symbol),
             last_ids=dict(self._last_ids),
             restart_required=self._fatal,
+            error=self._error,
+            alarms=self._alarms,
         )
 
     # ------------------------------------------------------------------ feed side
@@ -363,12 +439,19 @@ class Ingestor:
                 continue
             loop = asyncio.new_event_loop()
             try:
+                if self._since_ms is not None:
+                    found = loop.run_until_complete(first_ids_since(self.feed_config, self._since_ms))
+                    self.log.info("initial backfill from %s: first trade ids %s", self._since_ms, found)
+                    for sym, first in found.items():
+                        self._backfill_from.setdefault(sym, first)
+                    self._since_ms = None
                 client = FeedClient(
                     self.feed_config,
                     self._sink,
                     on_gap=self._on_gap,
                     logger=logging.getLogger("quantkit.feed"),
                     last_ids=self._resume_ids(),
+                    backfill_options=self._backfill_options,
                 )
                 with self._lock:
                     self._client = client
@@ -406,12 +489,16 @@ class Ingestor:
             last = self.store.last_trade_id(symbol)
             if last is not None:
                 ids[symbol] = int(last)
+            first = self._backfill_from.get(symbol)
+            if first is not None and first >= 1 and ids.get(symbol, -1) < first - 1:
+                ids[symbol] = first - 1  # the probe on connect backfills from `first` over REST
         for t in list(self._buf):
             if t.trade_id > ids.get(t.symbol, -1):
                 ids[t.symbol] = t.trade_id
         for symbol, trades in list(self._pending.items()):
             if trades and trades[-1].trade_id > ids.get(symbol, -1):
                 ids[symbol] = trades[-1].trade_id
+        self._resumed = {s: i for s, i in ids.items() if i >= self._backfill_from.get(s, -1)}
         return ids
 
     def _retire_client(self) -> None:
@@ -437,6 +524,7 @@ class Ingestor:
             final = self._writer_stop.is_set()
             try:
                 touched |= self._drain_and_write()
+                self._watch_storing()
                 retry_delay = 0.0
                 if self._paused.is_set():
                     self._resume_feed()
@@ -477,6 +565,56 @@ class Ingestor:
     def _unwritten(self) -> int:
         return len(self._buf) + sum(len(v) for v in self._pending.values())
 
+    def _watch_storing(self) -> None:
+        """Raise (or clear) the receiving-without-storing alarm; called by the writer after each drain."""
+        now = time.monotonic()
+        if now < self._watch_due:
+            return
+        self._watch_due = now + 0.5
+        client = self._client
+        received = self._feed_base["received"] + self._feed_base["backfilled"]
+        rejected: collections.Counter[str] = collections.Counter(self._feed_base["rejected"])
+        held = 0
+        if client is not None:
+            fs = client.stats
+            received += fs.received + (fs.backfill.trades if fs.backfill is not None else 0)
+            rejected.update(fs.rejected)
+            held = fs.held
+        dups = self._duplicates + rejected.pop("duplicate", 0)
+        rejected.pop("held_at_stop", None)
+        n_rejected = sum(rejected.values())
+        stored = self._stored
+        mark_stored, mark_received, mark_dups, mark_rejected = self._watch_mark
+        if stored > mark_stored:
+            self._watch_mark = (stored, received, dups, n_rejected)
+            self._unstored_since = None
+            if self._state == "error":
+                self._state = "running"
+                self.log.warning("ingest stores trades again (alarm cleared: %s)", self._error)
+                self._error = None
+            return
+        got, new_dups, new_rejected = received - mark_received, dups - mark_dups, n_rejected - mark_rejected
+        if got <= 0 or new_dups + new_rejected <= 0 or held or self._unwritten():
+            return
+        if self._unstored_since is None:
+            self._unstored_since = now
+            return
+        if now - self._unstored_since < self._no_store_alarm_s or self._state != "running":
+            return
+        if new_dups >= new_rejected:
+            why = (f"{new_dups:,} duplicates: the store already holds these trade ids "
+                   "(did the exchange restart its ids from the beginning?)")
+        else:
+            top = ", ".join(f"{k} {v:,}" for k, v in rejected.most_common(3) if v)
+            why = f"{new_rejected:,} rejected ({top})"
+        self._error = (
+            f"receiving without storing for {now - self._unstored_since:.0f} s: {got:,} received since the "
+            f"last stored trade, none stored: {why}"
+        )
+        self._state = "error"
+        self._alarms += 1
+        self.log.error("INGEST ALARM: %s", self._error)
+
     def _retry_is_safe(self) -> bool:
         """Whether a write may be retried in this process after the store was full (not on LMDB)."""
         return not str(self.store.uri).lower().startswith("lmdb")
@@ -484,7 +622,7 @@ class Ingestor:
     def _pause_feed(self, exc: BaseException) -> None:
         """The store is full: disconnect the feed, keep the unwritten trades, retry later (or never, on LMDB)."""
         self._paused.set()
-        if self._state == "running":
+        if self._state in ("running", "error"):
             self._state = "store_full"
         with self._lock:
             client = self._client
@@ -572,9 +710,12 @@ class Ingestor:
         return written
 
     def _record_gaps(self) -> None:
+        from quantkit.store.gaps import GapRecord
+
         while self._gaps:
-            gap = self._gaps[0]
-            self.store.record_gap(gap)
+            g = self._gaps[0]
+            self.store.record_gap(GapRecord(g.symbol, g.from_id, g.to_id, g.first_missing_time, g.next_trade_time,
+                                            g.detected_at, g.filled, g.reason))
             self._gaps.popleft()
 
     def _maintain(self, symbols: set[str]) -> None:

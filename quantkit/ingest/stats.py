@@ -13,7 +13,9 @@ class IngestStats:
     """A consistent snapshot of an ingestor's counters.
 
     Attributes:
-        state: ``"stopped"``, ``"running"``, ``"stopping"``, ``"store_full"`` (the store refused a
+        state: ``"stopped"``, ``"running"``, ``"error"`` (receiving trades but storing none for a few
+            seconds: all duplicates or all rejected; :attr:`error` says why; back to ``"running"`` once
+            a trade is stored), ``"stopping"``, ``"store_full"`` (the store refused a
             write for lack of room: the feed is paused, nothing more is accepted, the batch is kept
             and retried; see :class:`~quantkit.ingest.Ingestor`) or ``"failed"`` (stopped with
             accepted trades unwritten, or the store failed in a way that forbids retrying).
@@ -50,6 +52,9 @@ class IngestStats:
             append that stored it returned (a crash after that cannot lose it).
         restart_required: the store can no longer be written from this process (LMDB full or a
             failed commit): give it room and restart the ingest, which then resumes and backfills.
+        error: why :attr:`state` is ``"error"`` (one line); ``None`` while running normally. Kept in the
+            final stats when the ingest stopped in that state.
+        alarms: times the receiving-without-storing alarm was raised.
     """
 
     state: str = "stopped"
@@ -78,6 +83,8 @@ class IngestStats:
     per_symbol: dict[str, int] = field(default_factory=dict)
     last_ids: dict[str, int] = field(default_factory=dict)
     restart_required: bool = False
+    error: str | None = None
+    alarms: int = 0
 
     @property
     def rejected_total(self) -> int:
@@ -101,6 +108,8 @@ class IngestStats:
             f"ingest {self.state} (feed {self.feed_state}): received {self.received:,}, stored {self.stored:,}, "
             f"duplicates {self.duplicates + self.feed_duplicates:,}, rejected {self.rejected_total:,}, reconnects {self.reconnects}, "
             f"gaps {self.gaps} ({self.gaps_unfilled} unfilled, {self.missing_trades:,} trades lost), backfilled {self.backfilled:,}, queue {self.queue_depth:,}, lag p50/p99 {lag}, {self.ticks_per_second:,.0f} ticks/s"
+            + (f", alarms {self.alarms}" if self.alarms else "")
+            + (f" -- ERROR: {self.error}" if self.error else "")
             + (f", last error: {self.last_error}" if self.last_error else "")
             + (" -- RESTART REQUIRED (the store needs room)" if self.restart_required else "")
         )

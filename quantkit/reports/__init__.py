@@ -19,8 +19,7 @@ nbconvert) are imported on first use: a report kernel does not load papermill, a
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from quantkit._lazy import lazy_getattr
 
 from .cron import CronSpec
 from .display import Chart, Note, Table
@@ -81,13 +80,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'quantkit.reports' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, {name: f".{module}" for name, module in _LAZY.items()}, globals())
 
 
 def __dir__() -> list[str]:

@@ -16,6 +16,8 @@ from typing import Any
 
 import nbformat
 
+from quantkit._files import atomic_write_text
+
 __all__ = ["OFFLINE_TEMPLATE", "notebook_to_html"]
 
 #: The jinja template (extends nbconvert's ``lab/index.html.j2``).
@@ -82,8 +84,4 @@ def notebook_to_html(notebook: str | Path | nbformat.NotebookNode, html_path: st
         nb.metadata["title"] = title
     nb.metadata.pop("widgets", None)  # no widget state: nothing to fetch a widget manager for
     body, _ = _exporter().from_notebook_node(nb)
-    out = Path(html_path)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(body, encoding="utf-8")
-    tmp.replace(out)
-    return out
+    return atomic_write_text(html_path, body)

@@ -27,6 +27,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
+from quantkit import argtypes
 from quantkit.errors import QuantkitError
 
 __all__ = ["cmd_report", "cmd_schedule", "main", "register"]
@@ -43,7 +44,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         extra["store"] = args.store
     if args.library:
         extra["library"] = args.library
-    items = [{**extra, "pair": pair, "start": args.start, "end": args.end} for pair in args.pairs]
+    _require_store(args.store, args.library)
+    items = [{**extra, "pair": pair, "start": args.start, "end": args.end} for pair in (args.pairs or [None])]
     out = Path(args.out) if args.out else default_out_dir()
     runs = run_batch(items, kind=args.kind, out_dir=out, workers=args.workers, progress=not args.quiet,
                      reuse_kernels=len(items) > 1)
@@ -71,24 +73,20 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
-def _positive_int(raw: str) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{raw!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{raw!r} must be >= 1")
-    return value
+def _require_store(uri: str | None, library: str | None) -> None:
+    """A report reads the store and never creates it: a missing one is an error naming it (before any kernel)."""
+    from quantkit.config import StoreConfig
+    from quantkit.store import TickStore
+
+    base = StoreConfig.from_env()
+    TickStore(config=StoreConfig(uri=uri or base.uri, library=library or base.library), create=False)
 
 
-def _positive_float(raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{raw!r} is not a number") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{raw!r} must be > 0")
-    return value
+def _pair(raw: str) -> str:
+    """One ``Y/X`` pair (several pairs are several arguments)."""
+    if "," in raw:
+        raise argparse.ArgumentTypeError(f"{raw!r}: one Y/X pair per argument (several pairs: separate them with spaces)")
+    return argtypes.pair_list(raw)[0]
 
 
 def register(subparsers: Any, *, command: Sequence[str] | None = None) -> None:
@@ -104,15 +102,19 @@ def register(subparsers: Any, *, command: Sequence[str] | None = None) -> None:
         description="Run report notebooks with papermill: executed .ipynb + HTML without code in a dated folder, "
                     "and an index.html listing every run. Parameters are checked before any kernel starts.",
     )
-    sp.add_argument("pairs", nargs="+", metavar="PAIR", help="Y/X pair(s), e.g. ETHUSDT/BTCUSDT (several: a batch)")
-    sp.add_argument("--start", required=True, help="first bar, UTC (e.g. 2025-06-01 or 2025-06-01T06:00)")
-    sp.add_argument("--end", required=True, help="end of the range, UTC, exclusive")
+    sp.add_argument("pairs", nargs="*", metavar="PAIR", type=_pair,
+                    help="Y/X pair(s), e.g. ETHUSDT/BTCUSDT or BTCUSDT_PERP/BTCUSDT (several: a batch; none: "
+                         "the configured pair if stored, else the scanner's best)")
+    sp.add_argument("--start", type=argtypes.utc_time,
+                    help="first bar, inclusive (ISO 8601, UTC, e.g. 2025-06-01 or 2025-06-01T06:00; default: the pair's first stored bar)")
+    sp.add_argument("--end", type=argtypes.utc_time,
+                    help="end of the range, exclusive (ISO 8601, UTC; default: after the pair's last stored bar)")
     sp.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
                     help="report parameter, repeatable (window=240, hedge=kalman, entry_z=2.5, freq=5m, ...)")
     sp.add_argument("--out", help="output folder (default: $QUANTKIT_DATA_DIR/reports)")
     sp.add_argument("--kind", default="pair", help="report kind (default: pair)")
-    sp.add_argument("--workers", type=_positive_int, default=1, help="parallel kernels for several pairs (default 1)")
-    sp.add_argument("--store", help="ArcticDB URI (default: QUANTKIT_ARCTIC_URI)")
+    sp.add_argument("--workers", type=argtypes.positive_int, default=1, help="parallel kernels for several pairs (default 1)")
+    sp.add_argument("--store", type=argtypes.store_uri, help="ArcticDB URI (default: QUANTKIT_ARCTIC_URI)")
     sp.add_argument("--library", help="ArcticDB library (default: QUANTKIT_LIBRARY)")
     sp.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     sp.set_defaults(func=cmd_report)
@@ -128,7 +130,7 @@ def register(subparsers: Any, *, command: Sequence[str] | None = None) -> None:
     mode.add_argument("--crontab", action="store_true", help="print crontab lines for the schedule and exit")
     mode.add_argument("--systemd", metavar="DIR", help="write systemd .service/.timer units to DIR and exit")
     sp.add_argument("--job", action="append", metavar="NAME", help="with --once: only this job (repeatable)")
-    sp.add_argument("--poll", type=_positive_float, default=30.0, help="seconds between checks (default 30)")
+    sp.add_argument("--poll", type=argtypes.seconds, default=30.0, help="seconds between checks (default 30)")
     sp.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     sp.set_defaults(func=cmd_schedule, qk_command=list(command) if command else None)
 

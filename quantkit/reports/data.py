@@ -1,7 +1,10 @@
 """The pair report's content, computed in Python so the notebook stays a thin layout.
 
-:meth:`PairReportData.build` reads the two legs' bars from the store (read
-only), aligns them, and runs quantkit's own analytics and backtest on them:
+:meth:`PairReportData.build` reads and aligns the two legs' bars with the pair loader
+(:func:`quantkit.analytics.load_pair`: ``start`` inclusive, ``end`` exclusive, zero-volume bars
+carry no price, a hole longer than a day splits the sample and the report says so), and runs
+quantkit's own analytics and backtest on them. Parameters left open (pair, range, bar size) are
+chosen from the store first (:meth:`PairReportParameters.resolve`):
 
 * data coverage and quality per leg: bars present / expected, missing-bar gaps,
   stale periods (runs of zero-volume or unchanged flat bars), trade-id gaps the
@@ -9,7 +12,8 @@ only), aligns them, and runs quantkit's own analytics and backtest on them:
 * the hedge ratio (static OLS, rolling OLS or Kalman), the spread
   ``y - alpha_t - beta_t x`` and its rolling z-score;
 * the cointegration table (ADF on both legs and on the spread, Engle-Granger both
-  ways, Johansen trace and max-eigenvalue) and a verdict;
+  ways, Johansen trace and max-eigenvalue) and the verdict of
+  :func:`quantkit.analytics.cointegration_study` (the same one the research page shows);
 * the half-life of the spread, the rolling beta;
 * a z-score band backtest (:func:`quantkit.backtest.backtest_pair`) with the same
   hedge and window, its metrics and equity curve;
@@ -30,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from quantkit import analytics
+from quantkit.analytics import PairBars
 from quantkit.errors import AnalyticsError, QuantkitError, ReportParameterError, SymbolNotFoundError
 
 from .display import Chart, Note, Table, figure, xy
@@ -59,21 +64,6 @@ def open_store(uri: str | None = None, library: str | None = None) -> Any:
     return TickStore(config=StoreConfig(uri=uri or base.uri, library=library or base.library))
 
 
-@dataclass(frozen=True, eq=False)
-class PairBars:
-    """The two legs' bars in the requested range and their alignment.
-
-    Attributes:
-        y: bars of the dependent leg (store bar frame), ``start <= open time < end``.
-        x: bars of the hedge leg.
-        pair: :func:`quantkit.analytics.align_pair` of the two (columns ``y``, ``x``: closes on common bars).
-    """
-
-    y: pd.DataFrame
-    x: pd.DataFrame
-    pair: pd.DataFrame
-
-
 def _stored_span(store: Any, symbol: str) -> str:
     try:
         syms = store.symbols()
@@ -85,44 +75,48 @@ def _stored_span(store: Any, symbol: str) -> str:
     return "unknown"
 
 
-def _leg_bars(store: Any, symbol: str, p: PairReportParameters) -> pd.DataFrame:
-    try:
-        if hasattr(store, "has_symbol") and not store.has_symbol(symbol):
-            raise SymbolNotFoundError(symbol, list(store.symbols()["symbol"]))
-        bars = store.bars(symbol, p.freq, p.start_ts, p.end_ts)
-    except SymbolNotFoundError as exc:
-        raise ReportParameterError("pair", p.pair, str(exc)) from None
-    except ValueError as exc:  # e.g. 1s bars of a symbol stored as 1m candles
-        raise ReportParameterError("freq", p.freq, f"{symbol}: {exc}") from None
-    bars = bars[(bars.index >= p.start_ts) & (bars.index < p.end_ts)]
-    if len(bars) == 0:
-        raise ReportParameterError(
-            "start", p.start,
-            f"no {p.freq} bars of {symbol} in {p.start} .. {p.end} (stored: {_stored_span(store, symbol)})",
-        )
-    return bars
-
-
 def load_pair_bars(p: PairReportParameters, store: Any) -> PairBars:
-    """Read and align the pair's bars; the checks the runner makes before starting a kernel.
+    """Read and align the pair's bars (:func:`quantkit.analytics.load_pair`); the checks the runner makes
+    before starting a kernel.
+
+    Args:
+        p: the parameters, resolved (:meth:`PairReportParameters.resolve`) or not.
+        store: the store (read only).
+
+    Returns:
+        The :class:`~quantkit.analytics.PairBars` (legs' bars in ``[start, end)``, aligned closes
+        of the latest contiguous segment, and a note when a hole split the sample).
 
     Raises:
         ReportParameterError: an unknown symbol, no bars in the range, no common bars, or
             fewer aligned bars than the windows need.
     """
-    y = _leg_bars(store, p.y, p)
-    x = _leg_bars(store, p.x, p)
+    p = p.resolve(store)
+    for symbol in (p.y, p.x):
+        try:
+            if hasattr(store, "has_symbol") and not store.has_symbol(symbol):
+                raise SymbolNotFoundError(symbol, list(store.symbols()["symbol"]))
+        except SymbolNotFoundError as exc:
+            raise ReportParameterError("pair", p.pair, str(exc).strip("'\"")) from None
     try:
-        pair = analytics.align_pair(y, x)
+        return analytics.load_pair(store, p.y, p.x, str(p.freq), p.start_ts, p.end_ts, min_bars=p.min_bars)
+    except SymbolNotFoundError as exc:
+        raise ReportParameterError("pair", p.pair, str(exc).strip("'\"")) from None
     except AnalyticsError as exc:
-        raise ReportParameterError("pair", p.pair, f"the legs have no bars in common in the range ({exc})") from None
-    need = p.window + 20 + (p.hedge_window if p.hedge == "rolling" else 0)
-    if len(pair) < need:
-        raise ReportParameterError(
-            "window", p.window,
-            f"{len(pair)} common {p.freq} bars in the range, the windows need at least {need}; widen the range or shorten the windows",
-        )
-    return PairBars(y=y, x=x, pair=pair)
+        text = str(exc)
+        for symbol in (p.y, p.x):
+            if text.startswith(f"{symbol}: no "):
+                raise ReportParameterError(
+                    "start", p.start,
+                    f"no {p.freq} bars of {symbol} in {p.start} .. {p.end} (stored: {_stored_span(store, symbol)})",
+                ) from None
+        if "need at least" in text:
+            raise ReportParameterError(
+                "window", p.window, f"{text}; widen the range, use smaller bars (freq) or shorten the windows",
+            ) from None
+        raise ReportParameterError("pair", p.pair, f"the legs have no usable bars in common in the range ({text})") from None
+    except ValueError as exc:  # e.g. 1s bars of a symbol stored as 1m candles
+        raise ReportParameterError("freq", p.freq, str(exc)) from None
 
 
 # ---------------------------------------------------------------------------------- data quality
@@ -237,6 +231,7 @@ class PairReportData:
         eg_yx: Engle-Granger, y regressed on x.
         eg_xy: Engle-Granger, x regressed on y.
         johansen: Johansen test on (y, x).
+        study: the tests behind the verdict (:func:`quantkit.analytics.cointegration_study`).
         half_life: half-life of the spread.
         backtest: the z-score band backtest.
         alerts: rows of the store's ``alerts`` records table whose ``symbol`` is a leg or whose ``pair``
@@ -264,6 +259,7 @@ class PairReportData:
     half_life: Any
     backtest: Any
     alerts: pd.DataFrame | None
+    study: analytics.CointegrationStudy
 
     # ---- construction ------------------------------------------------------------------
     @classmethod
@@ -283,6 +279,7 @@ class PairReportData:
 
         p = params if params is not None else PairReportParameters.from_mapping(values)
         store = store if store is not None else open_store(p.store, p.library)
+        p = p.resolve(store)
         data = load_pair_bars(p, store)
         pair = data.pair
         y, x = pair["y"].rename(p.y), pair["x"].rename(p.x)
@@ -307,12 +304,14 @@ class PairReportData:
         spread = analytics.spread(y, x, hedge["beta"], hedge["alpha"])
         z = analytics.zscore(spread, p.window)
         clean = spread.dropna()
-        johansen = analytics.johansen(pd.DataFrame({p.y: y, p.x: x}))
+        study = analytics.cointegration_study(y, x, names=(p.y, p.x), level=p.significance, method=EG_METHOD)
+        funding = data.funding(p.funding_rate)
         hedge_spec = Hedge(p.hedge, window=p.hedge_window if p.hedge == "rolling" else None,
                            delta=p.kalman_delta, ve=p.kalman_ve)
         bt = backtest_pair(
             y, x, ZScoreBand(entry=p.entry_z, exit=p.exit_z, window=p.window, stop=p.stop_z),
             hedge=hedge_spec, execution=Execution(notional=p.notional), costs=Costs(fee_bps=p.fee_bps), names=legs,
+            funding_y=funding[0], funding_x=funding[1],
         )
         return cls(
             params=p,
@@ -327,45 +326,34 @@ class PairReportData:
             rolling_beta=rolling,
             spread=spread,
             z=z,
-            adf_y=analytics.adf(y),
-            adf_x=analytics.adf(x),
+            adf_y=study.adf_y,
+            adf_x=study.adf_x,
             adf_spread=analytics.adf(clean),
-            eg_yx=analytics.engle_granger(y, x, method=EG_METHOD),
-            eg_xy=analytics.engle_granger(x, y, method=EG_METHOD),
-            johansen=johansen,
+            eg_yx=study.eg_yx,
+            eg_xy=study.eg_xy,
+            johansen=study.johansen,
             half_life=analytics.half_life(clean),
             backtest=bt,
             alerts=alerts,
+            study=study,
         )
 
     # ---- summary values ----------------------------------------------------------------
     @property
     def cointegrated(self) -> str:
-        """``"cointegrated"``, ``"mixed evidence"`` or ``"not cointegrated"`` at ``params.significance``.
-
-        Engle-Granger counts when either direction rejects "no cointegration"; Johansen when the
-        trace test gives rank >= 1 (at its 95 % critical values). Both -> cointegrated, one -> mixed.
-        """
-        level = self.params.significance
-        eg = self.eg_yx.reject(level) or self.eg_xy.reject(level)
-        jo = self.johansen.rank_trace >= 1
-        return "cointegrated" if eg and jo else "mixed evidence" if eg or jo else "not cointegrated"
+        """``"cointegrated"``, ``"mixed evidence"`` or ``"not cointegrated"`` at ``params.significance``
+        (:attr:`quantkit.analytics.CointegrationStudy.label`)."""
+        return self.study.label
 
     def verdict(self) -> Note:
-        """The cointegration verdict as one sentence."""
-        p = self.params
-        hl = self.half_life
-        hl_text = (
-            f"half-life {hl.exact:.1f} bars ({_duration(hl.exact * p.bar)})" if hl.mean_reverting and math.isfinite(hl.exact)
-            else "the spread does not mean-revert (no finite half-life)"
-        )
-        text = (
-            f"{p.pair}: {self.cointegrated} at the {p.significance:g} level "
-            f"(Engle-Granger p = {self.eg_yx.pvalue:.4g} for {p.y}~{p.x}, {self.eg_xy.pvalue:.4g} for {p.x}~{p.y}; "
-            f"Johansen trace rank {self.johansen.rank_trace}); "
-            f"{hl_text}."
-        )
-        return Note("verdict", text, title="Verdict:")
+        """The cointegration verdict (:attr:`quantkit.analytics.CointegrationStudy.text`, as the research page shows it)."""
+        return Note("verdict", self.study.text, title="Verdict:")
+
+    def choices(self) -> Note | None:
+        """What the report chose for open parameters and whether a hole split the sample, or None."""
+        text = " ".join(t for t in (
+            f"Chosen from the store: {self.params.chosen}." if self.params.chosen else "", self.bars.note) if t)
+        return Note("choices", text, title="Note:") if text else None
 
     # ---- tables ------------------------------------------------------------------------
     def header(self) -> Table:
@@ -373,6 +361,8 @@ class PairReportData:
         p = self.params
         rows = {k: ("—" if v is None else v) for k, v in p.to_display().items()}
         rows["store"] = self.store_uri or rows["store"]
+        if self.bars.note:
+            rows["split sample"] = self.bars.note
         rows["aligned bars"] = len(self.bars.pair)
         rows["first common bar"] = self.bars.pair.index[0]
         rows["last common bar"] = self.bars.pair.index[-1]
@@ -513,6 +503,10 @@ class PairReportData:
             "fees (quote)": m.fees,
             "costs (quote)": m.costs,
         }
+        note = self.bars.funding_note(p.funding_rate)
+        if note:
+            rows["funding (quote, inside total P&L)"] = m.funding
+            rows["funding source"] = note
         return Table("backtest", pd.DataFrame({"value": list(rows.values())}, index=pd.Index(list(rows), name="metric")))
 
     def trades_table(self, last: int = 10) -> Table:

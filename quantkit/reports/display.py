@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from quantkit.analytics.decimation import decimate_series
+
 __all__ = ["Chart", "MAX_POINTS", "Note", "Table", "decimate", "figure", "format_value", "xy"]
 
 #: Most points drawn per line; longer series are reduced to per-bucket min/max.
@@ -193,23 +195,10 @@ def figure(
 def decimate(series: pd.Series, max_points: int = MAX_POINTS) -> pd.Series:
     """At most ~``max_points`` points of ``series`` for drawing: the min and max of each bucket, in time order.
 
-    NaNs are dropped first. Short series are returned unchanged.
+    NaNs are dropped first. Short series are returned unchanged. The one chart decimator,
+    :func:`quantkit.analytics.decimation.decimate_series`.
     """
-    s = series.dropna()
-    n = len(s)
-    if n <= max_points:
-        return s
-    size = -(-n // max(1, max_points // 2))  # points per bucket (ceil)
-    buckets = -(-n // size)  # every bucket holds at least one point
-    values = s.to_numpy(dtype=np.float64)
-    padded = np.full(buckets * size, np.nan)
-    padded[:n] = values
-    grid = padded.reshape(buckets, size)
-    base = np.arange(buckets) * size
-    lo = base + np.nanargmin(grid, axis=1)
-    hi = base + np.nanargmax(grid, axis=1)
-    keep = np.unique(np.concatenate([lo, hi]))
-    return s.iloc[keep[keep < n]]
+    return decimate_series(series, max_points)
 
 
 def xy(series: pd.Series, max_points: int = MAX_POINTS) -> tuple[np.ndarray, np.ndarray]:

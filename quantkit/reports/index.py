@@ -22,6 +22,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from quantkit._files import atomic_write_text
+
 from ._locks import FileLock
 
 __all__ = ["ReportIndex", "ReportRun", "STATUSES", "default_out_dir", "utc_now"]
@@ -141,19 +143,13 @@ class ReportIndex:
             runs.append(run)
             runs.sort(key=lambda r: (r.started, r.id))
             payload = {"version": 1, "updated": utc_now().isoformat(timespec="seconds"), "runs": [r.to_dict() for r in runs]}
-            _atomic_write(self.json_path, json.dumps(payload, indent=1, default=str))
-            _atomic_write(self.html_path, render_index(runs))
+            atomic_write_text(self.json_path, json.dumps(payload, indent=1, default=str))
+            atomic_write_text(self.html_path, render_index(runs))
         return run
 
     def finish(self, run: ReportRun, **changes: Any) -> ReportRun:
         """Record ``run`` with ``changes`` applied (status, finished, error, ...)."""
         return self.record(replace(run, **changes))
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
 
 
 _STYLE = """

@@ -9,6 +9,12 @@ still without a kernel.
 
 The names are the notebook's ``parameters`` cell's names: papermill injects
 :meth:`PairReportParameters.to_notebook` unchanged.
+
+A pair report left open (no ``pair``, ``start``, ``end`` or ``freq``) starts on what the store
+holds: :meth:`PairReportParameters.resolve` picks the configured pair when stored, else the
+scanner's best pair, else the store's first two symbols
+(:func:`quantkit.analytics.default_pair`), the pair's whole common stored span, and a bar size
+that gives the windows enough bars; :attr:`PairReportParameters.chosen` says what it picked.
 """
 
 from __future__ import annotations
@@ -23,7 +29,9 @@ from typing import Any, Mapping, Protocol, TypeVar
 
 import pandas as pd
 
-from quantkit.errors import ReportParameterError
+from quantkit._redact import redact_uri
+from quantkit.errors import AnalyticsError, ReportParameterError
+from quantkit.symbols import parse_pair
 
 __all__ = [
     "HEDGE_METHODS",
@@ -39,10 +47,8 @@ __all__ = [
 #: Hedge-ratio estimators a pair report can use.
 HEDGE_METHODS: tuple[str, ...] = ("static", "rolling", "kalman")
 
-_SYMBOL = re.compile(r"^[A-Z0-9]{2,30}$")
 _FREQ = re.compile(r"^(\d+)\s*(s|sec|m|min|t|h|hour|d|day)$", re.IGNORECASE)
 _FREQ_UNITS = {"s": "s", "sec": "s", "m": "min", "min": "min", "t": "min", "h": "h", "hour": "h", "d": "D", "day": "D"}
-_SECRET = re.compile(r"(?i)((?:secret|access|password|token|key)[^=&]*=)[^&]*")
 
 P = TypeVar("P")
 
@@ -65,14 +71,6 @@ class ReportParameters(Protocol):
     def check_store(self, store: Any) -> None:
         """Check the values against the store; raise :class:`ReportParameterError`."""
         ...
-
-
-def redact_uri(uri: str | None) -> str | None:
-    """``uri`` with credentials (``secret=``, ``access=``, ``password=`` ... values, user:pass@) masked."""
-    if uri is None:
-        return None
-    out = _SECRET.sub(r"\1***", uri)
-    return re.sub(r"://[^/@]*:[^/@]*@", "://***@", out)
 
 
 def to_utc(value: Any, name: str) -> pd.Timestamp:
@@ -209,10 +207,14 @@ class PairReportParameters:
     """Parameters of the pair report (``notebooks/reports/pair_report.ipynb``).
 
     Attributes:
-        pair: ``"Y/X"``, e.g. ``"ETHUSDT/BTCUSDT"``: Y is the dependent leg (long when long the spread).
-        start: first bar (open time, UTC, inclusive), ISO text; naive = UTC.
-        end: end of the range (UTC, exclusive).
-        freq: bar size, e.g. ``"1m"`` (default), ``"5m"``, ``"1h"``.
+        pair: ``"Y/X"``, e.g. ``"ETHUSDT/BTCUSDT"`` or ``"BTCUSDT_PERP/BTCUSDT"`` (:mod:`quantkit.symbols`):
+            Y is the dependent leg (long when long the spread). ``None``: chosen from the store
+            (:meth:`resolve`).
+        start: first bar (open time, UTC, inclusive), ISO text; naive = UTC. ``None``: the pair's first
+            common stored bar.
+        end: end of the range (UTC, exclusive). ``None``: just after the pair's last common stored bar.
+        freq: bar size, e.g. ``"1m"`` (default), ``"5m"``, ``"1h"``; ``None``: the coarsest size whose
+            stored span gives the windows ten times the bars they need.
         window: z-score window in bars (>= 2, default 240).
         beta_window: rolling-OLS window in bars for the rolling-beta chart and the
             ``rolling`` hedge (>= 3); ``None`` (default) = ``window``.
@@ -228,17 +230,21 @@ class PairReportParameters:
         stale_bars: a run of at least this many consecutive bars with zero volume or an unchanged
             flat price counts as a stale period (default 5).
         significance: test level of the cointegration verdict (default 0.05).
+        funding_rate: constant funding rate per funding time (8-hourly) for a perpetual leg (a ``_PERP``
+            name) with no funding stored for the range; ``None`` (default): such a leg is not charged
+            funding. Stored funding rates are always used when present.
         store: ArcticDB URI of the store; ``None`` (default) = ``QUANTKIT_ARCTIC_URI``.
         library: ArcticDB library; ``None`` (default) = ``QUANTKIT_LIBRARY``.
+        chosen: what :meth:`resolve` chose, as a sentence (``""`` when everything was given).
 
     Raises:
         ReportParameterError: a value out of range (named).
     """
 
-    pair: str
-    start: str
-    end: str
-    freq: str = "1m"
+    pair: str | None = None
+    start: str | None = None
+    end: str | None = None
+    freq: str | None = "1m"
     window: int = 240
     beta_window: int | None = None
     hedge: str = "rolling"
@@ -251,25 +257,32 @@ class PairReportParameters:
     kalman_ve: float = 1e-3
     stale_bars: int = 5
     significance: float = 0.05
+    funding_rate: float | None = None
     store: str | None = None
     library: str | None = None
+    chosen: str = ""
 
     def __post_init__(self) -> None:
-        y, sep, x = str(self.pair).upper().replace(" ", "").partition("/")
-        if not sep or not _SYMBOL.match(y) or not _SYMBOL.match(x):
-            raise ReportParameterError("pair", self.pair, "expected Y/X with upper-case symbols, e.g. ETHUSDT/BTCUSDT")
-        if y == x:
-            raise ReportParameterError("pair", self.pair, "the two legs must differ")
-        object.__setattr__(self, "pair", f"{y}/{x}")
-        start = to_utc(self.start, "start")
-        end = to_utc(self.end, "end")
-        if not start < end:
+        if self.pair is not None:
+            if not isinstance(self.pair, str) or "/" not in self.pair:
+                raise ReportParameterError("pair", self.pair, "expected Y/X, e.g. ETHUSDT/BTCUSDT or BTCUSDT_PERP/BTCUSDT")
+            try:
+                y, x = parse_pair(self.pair)
+            except ValueError as exc:
+                raise ReportParameterError("pair", self.pair, str(exc)) from None
+            object.__setattr__(self, "pair", f"{y}/{x}")
+        start = to_utc(self.start, "start") if self.start is not None else None
+        end = to_utc(self.end, "end") if self.end is not None else None
+        if start is not None and end is not None and not start < end:
             raise ReportParameterError("end", self.end, f"empty range: end must be after start ({start.isoformat()})")
-        object.__setattr__(self, "start", start.isoformat())
-        object.__setattr__(self, "end", end.isoformat())
-        bar = freq_timedelta(self.freq)
-        if end - start < 3 * bar:
-            raise ReportParameterError("end", self.end, f"the range {start} .. {end} holds fewer than 3 bars of {self.freq}")
+        if start is not None:
+            object.__setattr__(self, "start", start.isoformat())
+        if end is not None:
+            object.__setattr__(self, "end", end.isoformat())
+        if self.freq is not None:
+            bar = freq_timedelta(self.freq)
+            if start is not None and end is not None and end - start < 3 * bar:
+                raise ReportParameterError("end", self.end, f"the range {start} .. {end} holds fewer than 3 bars of {self.freq}")
         if isinstance(self.window, bool) or not isinstance(self.window, int) or self.window < 2:
             raise ReportParameterError("window", self.window, "expected an integer >= 2 (bars)")
         if self.beta_window is not None and (
@@ -298,6 +311,12 @@ class PairReportParameters:
             raise ReportParameterError("kalman_ve", self.kalman_ve, "must be > 0")
         if isinstance(self.stale_bars, bool) or not isinstance(self.stale_bars, int) or self.stale_bars < 2:
             raise ReportParameterError("stale_bars", self.stale_bars, "expected an integer >= 2 (bars)")
+        if self.funding_rate is not None and (
+            isinstance(self.funding_rate, bool) or not isinstance(self.funding_rate, (int, float))
+            or not math.isfinite(self.funding_rate) or abs(self.funding_rate) >= 0.05
+        ):
+            raise ReportParameterError("funding_rate", self.funding_rate,
+                                       "expected a rate per funding time such as 0.0001 (|rate| < 0.05) or none")
         if not 0 < self.significance < 0.5:
             raise ReportParameterError("significance", self.significance, "expected a level such as 0.05 (0 < level < 0.5)")
         if self.store is not None and "://" not in self.store:
@@ -305,29 +324,85 @@ class PairReportParameters:
 
     # ---- derived values ----------------------------------------------------------------
     @property
+    def resolved(self) -> bool:
+        """True when pair, start, end and freq are all set (see :meth:`resolve`)."""
+        return None not in (self.pair, self.start, self.end, self.freq)
+
+    def _need(self, name: str) -> str:
+        v = getattr(self, name)
+        if v is None:
+            raise ReportParameterError(name, None, "not chosen yet: give it, or call resolve(store) first")
+        return str(v)
+
+    @property
     def y(self) -> str:
         """The dependent leg's symbol."""
-        return self.pair.split("/")[0]
+        return self._need("pair").split("/")[0]
 
     @property
     def x(self) -> str:
         """The hedge leg's symbol."""
-        return self.pair.split("/")[1]
+        return self._need("pair").split("/")[1]
 
     @property
     def start_ts(self) -> pd.Timestamp:
         """``start`` as a UTC Timestamp."""
-        return pd.Timestamp(self.start)
+        return pd.Timestamp(self._need("start"))
 
     @property
     def end_ts(self) -> pd.Timestamp:
         """``end`` as a UTC Timestamp."""
-        return pd.Timestamp(self.end)
+        return pd.Timestamp(self._need("end"))
 
     @property
     def bar(self) -> pd.Timedelta:
         """The bar length."""
-        return freq_timedelta(self.freq)
+        return freq_timedelta(self._need("freq"))
+
+    @property
+    def min_bars(self) -> int:
+        """Aligned bars the windows need: ``window + 20`` (plus ``hedge_window`` for the rolling hedge)."""
+        return self.window + 20 + (self.hedge_window if self.hedge == "rolling" else 0)
+
+    def resolve(self, store: Any) -> "PairReportParameters":
+        """These parameters with an open pair, bar size, start or end chosen from ``store`` (see the module docstring).
+
+        Raises:
+            ReportParameterError: the store holds fewer than two symbols, or the pair has no common span.
+        """
+        if self.resolved:
+            return self
+        from quantkit.analytics import default_bar_size, default_pair
+        from quantkit.analytics.scanner import BAR_LADDER, common_span, configured_pair
+
+        said: list[str] = []
+        pair, freq = self.pair, self.freq
+        try:
+            if pair is None:
+                c = default_pair(store, configured_pair(), freq=freq, min_bars=self.min_bars, ladder=BAR_LADDER)
+                pair, freq = f"{c.y}/{c.x}", c.freq
+                said.append(c.reason)
+            elif freq is None:
+                y, x = pair.split("/")
+                freq = default_bar_size(store, y, x, self.min_bars)
+                said.append(f"{freq} bars (enough for the windows)")
+        except AnalyticsError as exc:
+            raise ReportParameterError("pair", self.pair, str(exc)) from None
+        start, end = self.start, self.end
+        if start is None or end is None:
+            y, x = pair.split("/")
+            lo, hi = common_span(store, y, x)
+            bar = freq_timedelta(freq)
+            if start is None:
+                start = (lo.floor(bar) if lo is not None else None)
+            if end is None:
+                end = (hi.floor(bar) + bar if hi is not None else None)
+            if start is None or end is None:
+                raise ReportParameterError("pair", pair, "the store does not say when the legs were traded; give start and end")
+            said.append(f"the legs' common stored span {start} .. {end}")
+        chosen = "; ".join(said)
+        return dataclasses.replace(self, pair=pair, freq=freq, start=str(start), end=str(end),
+                                   chosen=(self.chosen + "; " if self.chosen else "") + chosen)
 
     @property
     def hedge_window(self) -> int:
@@ -358,11 +433,15 @@ class PairReportParameters:
     def label(self) -> str:
         """E.g. ``"ETHUSDT/BTCUSDT 1m 2025-06-01 00:00 .. 2025-06-08 00:00"``."""
         fmt = "%Y-%m-%d %H:%M"
+        if not self.resolved:
+            return f"{self.pair or 'default pair'} {self.freq or 'auto'} {self.start or 'first'} .. {self.end or 'last'}"
         return f"{self.pair} {self.freq} {self.start_ts.strftime(fmt)} .. {self.end_ts.strftime(fmt)}"
 
     def slug(self) -> str:
         """E.g. ``"ETHUSDT-BTCUSDT_1m_20250601T0000-20250608T0000"``."""
         fmt = "%Y%m%dT%H%M"
+        if not self.resolved:
+            return re.sub(r"[^A-Za-z0-9_.-]+", "-", self.label()).strip("-")
         return f"{self.y}-{self.x}_{self.freq}_{self.start_ts.strftime(fmt)}-{self.end_ts.strftime(fmt)}"
 
     def check_store(self, store: Any) -> None:
@@ -376,4 +455,4 @@ class PairReportParameters:
         """
         from quantkit.reports.data import load_pair_bars
 
-        load_pair_bars(self, store)
+        load_pair_bars(self.resolve(store), store)

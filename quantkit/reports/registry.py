@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from quantkit._files import package_checkout
 from quantkit.errors import ReportError, ReportParameterError
 
 from .parameters import PairReportParameters
 
 __all__ = ["ReportKind", "ReportRegistry", "get", "names", "register", "reports"]
 
-_REPO = Path(__file__).resolve().parents[2]
+_REPO = package_checkout()
 
 
 @dataclass(frozen=True)

@@ -161,7 +161,11 @@ def prepare(
     k = registry.get(kind)
     p = k.parse(params)
     if check:
-        p.check_store(store if store is not None else _open_store_for(p))
+        st = store if store is not None else _open_store_for(p)
+        resolve = getattr(p, "resolve", None)
+        if resolve is not None:  # open values (pair, range, bar size) are chosen once, here, from the store
+            p = resolve(st)
+        p.check_store(st)
     return ReportRequest(kind=k, params=p, job=job, scheduled_for=scheduled_for)
 
 

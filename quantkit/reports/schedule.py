@@ -53,6 +53,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import pandas as pd
 
+from quantkit._files import atomic_write_text
 from quantkit.errors import ConfigError, ReportParameterError
 
 from ._locks import FileLock
@@ -302,10 +303,7 @@ class Scheduler:
         with FileLock(self._state_lock_path):  # a new lock object per call: threads exclude each other too
             state = self._read_state()
             state.setdefault(name, {}).update(values)
-            self.state_path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.state_path.with_name(f".state.{os.getpid()}.{threading.get_ident()}.tmp")
-            tmp.write_text(json.dumps(state, indent=1, sort_keys=True), encoding="utf-8")
-            tmp.replace(self.state_path)
+            atomic_write_text(self.state_path, json.dumps(state, indent=1, sort_keys=True))
 
     def last_due(self, job: ScheduledJob, now: dt.datetime) -> dt.datetime:
         """The fire time ``job`` last ran for (a first-seen job gets its baseline recorded)."""

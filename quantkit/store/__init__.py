@@ -19,7 +19,9 @@ Examples:
 from __future__ import annotations
 
 from quantkit.store._backend import DEFAULT_RELOAD_INTERVAL
+from quantkit.store._bars import BAR_FIELDS, BarBuilder, bar_ms, bars_to_rows
 from quantkit.store._frames import CANDLE_STORE_DTYPES, RESERVED_PREFIX
+from quantkit.store.gaps import GapRecord
 from quantkit.store.importer import FileReport, ImportReport, import_files
 from quantkit.store.results import AppendResult, MaintenancePolicy, MaintenanceReport
 from quantkit.store.tickstore import BAR_CACHE_PREFIX, CANDLE_PREFIX, RECORDS_PREFIX, SYMBOL_INFO, TickStore
@@ -27,10 +29,13 @@ from quantkit.store.tickstore import BAR_CACHE_PREFIX, CANDLE_PREFIX, RECORDS_PR
 __all__ = [
     "AppendResult",
     "BAR_CACHE_PREFIX",
+    "BAR_FIELDS",
     "CANDLE_PREFIX",
     "CANDLE_STORE_DTYPES",
     "DEFAULT_RELOAD_INTERVAL",
+    "BarBuilder",
     "FileReport",
+    "GapRecord",
     "ImportReport",
     "MaintenancePolicy",
     "MaintenanceReport",
@@ -38,5 +43,7 @@ __all__ = [
     "RESERVED_PREFIX",
     "SYMBOL_INFO",
     "TickStore",
+    "bar_ms",
+    "bars_to_rows",
     "import_files",
 ]

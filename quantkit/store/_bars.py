@@ -2,7 +2,12 @@
 
 All bars are left-closed and left-labelled, aligned to the Unix epoch (a ``1h`` bar starts on
 the hour, a ``1d`` bar at 00:00 UTC). Intervals with no data produce **no** bar (ArcticDB's
-resample drops empty buckets; the pandas paths drop them too, so every path agrees).
+resample drops empty buckets; the local paths drop them too, so every path agrees).
+
+Two engines, one rule: ArcticDB's server-side resample (:func:`tick_bars_arctic`, what
+:meth:`TickStore.bars` reads) and the in-process fold :func:`fold_ticks`, which both
+:func:`tick_bars_local` (whole frames) and :class:`BarBuilder` (ticks arriving in batches:
+the live dashboard and the alerts) use. Tests check the three give the same bars.
 """
 
 from __future__ import annotations
@@ -13,9 +18,96 @@ import numpy as np
 import pandas as pd
 from arcticdb import QueryBuilder, where
 
+from quantkit.errors import ConfigError
 from quantkit.schema import BAR_COLUMNS, BAR_DTYPES, empty_bars
+from quantkit.store._frames import normalise_interval
 
-__all__ = ["candle_bars", "combine_bars", "finish_bars", "tick_bars_arctic", "tick_bars_pandas", "tick_bars_query"]
+__all__ = [
+    "BAR_FIELDS",
+    "BarBuilder",
+    "bar_ms",
+    "bars_to_rows",
+    "candle_bars",
+    "combine_bars",
+    "finish_bars",
+    "fold_ticks",
+    "tick_bars_arctic",
+    "tick_bars_local",
+    "tick_bars_query",
+]
+
+#: Columns of a bar row (float64 arrays of :func:`fold_ticks` and :class:`BarBuilder`): open time
+#: (ms since the epoch, UTC) then the aggregates (``vwap`` is derived: ``quote_volume / volume``).
+BAR_FIELDS: tuple[str, ...] = (
+    "open_ms", "open", "high", "low", "close", "volume", "quote_volume", "trades", "taker_buy_volume",
+)  # fmt: skip
+_OPEN, _O, _H, _L, _C, _V, _QV, _N, _TBV = range(9)
+_DAY_MS = 86_400_000
+
+
+def bar_ms(bar: str) -> int:
+    """Length of a bar size such as ``"1s"``, ``"1m"``, ``"5m"`` in milliseconds (the store's spelling rules).
+
+    Raises:
+        ConfigError: an unknown bar size, or one that does not divide a day (names the value).
+    """
+    try:
+        _, td = normalise_interval(bar)
+    except ValueError:
+        raise ConfigError("bar", bar, "expected a bar size such as 1s, 1m, 5m or 1h") from None
+    ms = int(td.value // 1_000_000)
+    if _DAY_MS % ms:
+        raise ConfigError("bar", bar, "must divide a day (bars are aligned on the epoch)")
+    return ms
+
+
+def fold_ticks(
+    t_ms: np.ndarray,
+    price: np.ndarray,
+    qty: np.ndarray,
+    quote_qty: np.ndarray,
+    is_buyer_maker: np.ndarray,
+    freq_ms: int,
+) -> np.ndarray:
+    """Bars of time-ordered ticks as rows of :data:`BAR_FIELDS`, shape ``(k, 9)`` (the store's bar rule).
+
+    Args:
+        t_ms: tick times, ms since the epoch (non-decreasing).
+        price, qty, quote_qty: per tick.
+        is_buyer_maker: per tick; taker-buy volume sums ``qty`` where it is False.
+        freq_ms: bar length, ms.
+    """
+    n = len(t_ms)
+    if n == 0:
+        return np.empty((0, len(BAR_FIELDS)))
+    t_ms = np.asarray(t_ms, dtype=np.int64)
+    b = (t_ms // freq_ms) * freq_ms
+    price = np.asarray(price, dtype=np.float64)
+    qty = np.asarray(qty, dtype=np.float64)
+    buy = np.where(np.asarray(is_buyer_maker, dtype=bool), 0.0, qty)
+    starts = np.flatnonzero(np.r_[True, b[1:] != b[:-1]])
+    ends = np.r_[starts[1:], n] - 1
+    return np.column_stack([
+        b[starts].astype(np.float64),
+        price[starts],
+        np.maximum.reduceat(price, starts),
+        np.minimum.reduceat(price, starts),
+        price[ends],
+        np.add.reduceat(qty, starts),
+        np.add.reduceat(np.asarray(quote_qty, dtype=np.float64), starts),
+        (ends - starts + 1).astype(np.float64),
+        np.add.reduceat(buy, starts),
+    ])  # fmt: skip
+
+
+def bars_to_rows(frame: pd.DataFrame) -> np.ndarray:
+    """A store bar frame (:data:`quantkit.schema.BAR_COLUMNS`) as bar rows (:data:`BAR_FIELDS`)."""
+    if frame is None or len(frame) == 0:
+        return np.empty((0, len(BAR_FIELDS)))
+    idx = pd.DatetimeIndex(frame.index)
+    open_ms = (idx.as_unit("ns").asi8 // 1_000_000).astype(np.float64)
+    cols = [open_ms] + [frame[c].to_numpy(dtype=np.float64) for c in BAR_FIELDS[1:]]
+    return np.column_stack(cols)
 
 
 def tick_bars_query(rule: str) -> QueryBuilder:
@@ -56,25 +148,18 @@ def tick_bars_arctic(lib: Any, symbol: str, rule: str, date_range: tuple[Any, An
     return finish_bars(data)
 
 
-def tick_bars_pandas(ticks: pd.DataFrame, rule: str) -> pd.DataFrame:
-    """The same bars computed by pandas from a tick frame (reference and benchmark baseline)."""
+def tick_bars_local(ticks: pd.DataFrame, rule: str) -> pd.DataFrame:
+    """The same bars as :func:`tick_bars_arctic`, computed in this process by :func:`fold_ticks`."""
     if ticks.empty:
         return empty_bars()
-    taker = ticks["qty"].where(~ticks["is_buyer_maker"], 0.0)
-    g = ticks.assign(_taker=taker).resample(rule, closed="left", label="left", origin="epoch")
-    raw = pd.DataFrame(
-        {
-            "open": g["price"].first(),
-            "high": g["price"].max(),
-            "low": g["price"].min(),
-            "close": g["price"].last(),
-            "volume": g["qty"].sum(),
-            "quote_volume": g["quote_qty"].sum(),
-            "trades": g["price"].count(),
-            "taker_buy_volume": g["_taker"].sum(),
-        }
-    )
-    return finish_bars(raw[raw["trades"] > 0])
+    freq = int(pd.Timedelta(rule).value // 1_000_000)
+    t = pd.DatetimeIndex(ticks.index).as_unit("ns").asi8 // 1_000_000
+    order = np.argsort(t, kind="stable")
+    col = {c: ticks[c].to_numpy()[order] for c in ("price", "qty", "quote_qty", "is_buyer_maker")}
+    rows = fold_ticks(t[order], col["price"], col["qty"], col["quote_qty"], col["is_buyer_maker"], freq)
+    idx = pd.DatetimeIndex(rows[:, _OPEN].astype(np.int64).astype("datetime64[ms]"), name="time").tz_localize("UTC")
+    raw = pd.DataFrame(rows[:, 1:], index=idx.as_unit("ns"), columns=list(BAR_FIELDS[1:]))
+    return finish_bars(raw)
 
 
 def candle_bars(candles: pd.DataFrame, bar_ns: int) -> pd.DataFrame:
@@ -170,3 +255,103 @@ def combine_bars(bars: pd.DataFrame, bar_ns: int) -> pd.DataFrame:
     )
     raw.index = pd.DatetimeIndex(raw.index.to_numpy().astype("datetime64[ns]"), name="time").tz_localize("UTC")
     return finish_bars(raw)
+
+
+class BarBuilder:
+    """Fold time-ordered ticks of one symbol into bars of ``freq_ms``.
+
+    Args:
+        freq_ms: bar length in milliseconds (e.g. ``bar_ms("1m")``).
+
+    Attributes:
+        freq_ms: bar length, ms.
+        last_time_ms: time of the newest tick folded in, ms (-1 before any).
+        last_trade_id: id of the newest tick folded in (-1 before any); ticks with an
+            id at or below it are skipped as already seen.
+        final_ms: every bar opening before this time is final (ms).
+        late: ticks dropped because their bar was already final.
+        ticks: ticks folded in.
+    """
+
+    def __init__(self, freq_ms: int) -> None:
+        if int(freq_ms) <= 0:
+            raise ConfigError("freq_ms", freq_ms, "must be > 0")
+        self.freq_ms = int(freq_ms)
+        self.last_time_ms = -1
+        self.last_trade_id = -1
+        self.final_ms = -(2**62)
+        self.late = 0
+        self.ticks = 0
+        self._cur: np.ndarray | None = None
+
+    @property
+    def partial(self) -> np.ndarray | None:
+        """The bar still open (a copy of its row), or ``None``."""
+        return None if self._cur is None else self._cur.copy()
+
+    def start_at(self, t_ms: int, *, last_trade_id: int = -1) -> None:
+        """Declare every bar before ``t_ms`` final (seeding from stored bars) and skip ids <= ``last_trade_id``."""
+        f = self.freq_ms
+        self.final_ms = max(self.final_ms, (int(t_ms) // f) * f)
+        self.last_trade_id = max(self.last_trade_id, int(last_trade_id))
+        self.last_time_ms = max(self.last_time_ms, int(t_ms))
+
+    def add(
+        self,
+        t_ms: np.ndarray,
+        trade_id: np.ndarray,
+        price: np.ndarray,
+        qty: np.ndarray,
+        quote_qty: np.ndarray,
+        is_buyer_maker: np.ndarray,
+    ) -> np.ndarray:
+        """Fold a batch of ticks (time order); returns the bars that became final, shape ``(k, 9)``."""
+        t_ms = np.asarray(t_ms, dtype=np.int64)
+        trade_id = np.asarray(trade_id, dtype=np.int64)
+        keep = trade_id > self.last_trade_id
+        f = self.freq_ms
+        b = (t_ms // f) * f
+        late = keep & (b < self.final_ms)
+        if late.any():
+            self.late += int(late.sum())
+            keep &= ~late
+        if not keep.all():
+            t_ms, trade_id = t_ms[keep], trade_id[keep]
+            price, qty, quote_qty, is_buyer_maker = (np.asarray(a)[keep] for a in (price, qty, quote_qty, is_buyer_maker))
+        n = len(t_ms)
+        if n == 0:
+            return np.empty((0, len(BAR_FIELDS)))
+        rows = fold_ticks(t_ms, price, qty, quote_qty, is_buyer_maker, f)
+        closed: list[np.ndarray] = []
+        cur = self._cur
+        if cur is not None:
+            if rows[0, _OPEN] == cur[_OPEN]:
+                r = rows[0]
+                r[_O] = cur[_O]
+                r[_H] = max(r[_H], cur[_H])
+                r[_L] = min(r[_L], cur[_L])
+                r[_V] += cur[_V]
+                r[_QV] += cur[_QV]
+                r[_N] += cur[_N]
+                r[_TBV] += cur[_TBV]
+            else:
+                closed.append(cur[None, :])
+        if len(rows) > 1:
+            closed.append(rows[:-1])
+        self._cur = rows[-1].copy()
+        self.final_ms = max(self.final_ms, int(self._cur[_OPEN]))
+        self.last_time_ms = int(t_ms[-1])
+        self.last_trade_id = int(trade_id.max())
+        self.ticks += n
+        return np.concatenate(closed) if closed else np.empty((0, len(BAR_FIELDS)))
+
+    def close_until(self, t_ms: int) -> np.ndarray:
+        """Declare that no tick before ``t_ms`` will come: close the open bar if it ended by then."""
+        f = self.freq_ms
+        edge = (int(t_ms) // f) * f
+        out = np.empty((0, len(BAR_FIELDS)))
+        if self._cur is not None and self._cur[_OPEN] + f <= t_ms:
+            out = self._cur[None, :].copy()
+            self._cur = None
+        self.final_ms = max(self.final_ms, edge)
+        return out

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Union
 
 import numpy as np
@@ -11,6 +10,7 @@ import pandas as pd
 
 from quantkit.datafiles.candles import interval_to_timedelta, timedelta_to_interval
 from quantkit.errors import SchemaError
+from quantkit import symbols as _symbols
 from quantkit.schema import TICK_COLUMNS, TICK_DTYPES
 
 __all__ = [
@@ -43,26 +43,13 @@ CANDLE_STORE_DTYPES: dict[str, str] = {
 #: What ``start``/``end`` arguments accept (naive values are UTC).
 TimeLike = Union[str, dt.datetime, dt.date, pd.Timestamp, np.datetime64, None]
 
-_SYMBOL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]*(@[A-Za-z0-9_]+)?$")
-
-
 def check_symbol(symbol: object) -> str:
-    """Validate and normalise a user symbol: upper-case base, optional ``@stream`` suffix kept.
+    """Validate and normalise a user symbol by the one grammar (:func:`quantkit.symbols.check_symbol`).
 
     Raises:
-        ValueError: not a string, empty, reserved prefix, or characters outside ``A-Z 0-9 _ -``
-            (plus one ``@suffix``), or longer than 100 characters. The message names the value.
+        ValueError: not a valid name (the message names the value and the rule).
     """
-    if not isinstance(symbol, str):
-        raise ValueError(f"symbol {symbol!r} must be a string such as 'BTCUSDT'")
-    s = symbol.strip()
-    if s.startswith(RESERVED_PREFIX) or not _SYMBOL_RE.match(s) or len(s) > 100:
-        raise ValueError(
-            f"symbol {symbol!r} is not valid: use letters, digits, '_' or '-' (e.g. 'BTCUSDT', "
-            f"'BTCUSD_PERP', 'BTCUSDT@aggTrade'); names starting with {RESERVED_PREFIX!r} are reserved"
-        )
-    base, at, stream = s.partition("@")
-    return base.upper() + (at + stream if at else "")
+    return _symbols.check_symbol(symbol)
 
 
 def to_utc(value: object, name: str = "time") -> pd.Timestamp | None:

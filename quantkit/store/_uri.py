@@ -3,24 +3,21 @@
 * :func:`normalise_uri` turns equivalent spellings of one store into one cache key
   (``lmdb://~/x/``, ``lmdb:///home/me/x``), so a process never opens an LMDB
   environment twice.
-* :func:`redact_uri` hides credentials before a URI is shown or logged.
+* :func:`redact_uri` (from :mod:`quantkit._redact`) hides credentials before a URI is shown or logged.
 * :func:`default_reload_interval` picks how long readers may cache "latest version".
 """
 
 from __future__ import annotations
 
 import os
-import re
+
+from quantkit._redact import redact_uri
 
 __all__ = ["DEFAULT_RELOAD_INTERVAL", "default_reload_interval", "normalise_uri", "redact_uri"]
 
 #: Seconds a library caches "latest version" before asking storage again, for object stores
 #: (ArcticDB's own default is 2 s). LMDB uses 0 s: see :func:`default_reload_interval`.
 DEFAULT_RELOAD_INTERVAL = 0.1
-
-_SECRET_KEYS = ("secret", "access", "accountkey", "password", "token", "sas_token", "aws_secret_access_key")
-_SECRET_RE = re.compile(r"(?i)(?<![A-Za-z0-9_])(" + "|".join(_SECRET_KEYS) + r")=([^&;]*)")
-
 
 def normalise_uri(uri: str) -> str:
     """A canonical spelling of ``uri`` for caching.
@@ -45,16 +42,6 @@ def normalise_uri(uri: str) -> str:
     path = os.path.abspath(os.path.expanduser(path)) if path else path
     path = path.rstrip("/") or "/"
     return f"lmdb://{path}{sep}{query}"
-
-
-def redact_uri(uri: str) -> str:
-    """``uri`` with credential values replaced by ``***``.
-
-    Examples:
-        >>> redact_uri("s3://127.0.0.1:ticks?access=me&secret=hunter2&port=9000")
-        's3://127.0.0.1:ticks?access=***&secret=***&port=9000'
-    """
-    return _SECRET_RE.sub(lambda m: f"{m.group(1)}=***", uri)
 
 
 def default_reload_interval(uri: str) -> float:

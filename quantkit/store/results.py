@@ -19,12 +19,15 @@ class AppendResult:
             data: a new trade id whose time is earlier than the last stored tick (``append_ticks``
             keeps id order and time order identical).
         version: the ArcticDB version written, ``None`` if nothing was written.
+        conflicts: keys of rows refused because their key is stored with other values (trade ids for
+            ticks, open times in ns for candles); written only with ``replace=True``.
     """
 
     stored: int
     duplicates: int
     out_of_order: int = 0
     version: int | None = None
+    conflicts: tuple[int, ...] = ()
 
     def __add__(self, other: "AppendResult") -> "AppendResult":
         return AppendResult(
@@ -32,10 +35,12 @@ class AppendResult:
             self.duplicates + other.duplicates,
             self.out_of_order + other.out_of_order,
             other.version if other.version is not None else self.version,
+            self.conflicts + other.conflicts,
         )
 
     def __str__(self) -> str:
         extra = f", {self.out_of_order} out of order" if self.out_of_order else ""
+        extra += f", {len(self.conflicts)} conflicts refused" if self.conflicts else ""
         return f"{self.stored} stored, {self.duplicates} duplicates{extra}"
 
 

@@ -9,6 +9,7 @@ ArcticDB symbol                  holds
 ``_qk.candles.BTCUSDT.1m``       stored candles of one interval (imported candle files)
 ``_qk.records.gaps__btcusdt``    small metadata tables (gaps per symbol, alerts...), see :meth:`TickStore.write_records`
 ``_qk.bars1m.BTCUSDT``           1-minute bars of complete minutes, kept by the writer's maintenance
+``_qk.funding.BTCUSDT``          funding rates of a USD-M perpetual (:mod:`quantkit.store.funding`)
 ================================ ==========================================================
 
 Names starting with ``_qk.`` are reserved and hidden by :meth:`TickStore.symbols`.
@@ -35,11 +36,13 @@ import functools
 import logging
 import re
 import time
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Callable, Sequence, TypeVar
 
 import numpy as np
 import pandas as pd
+from arcticdb import QueryBuilder
 from arcticdb.exceptions import (
     ArcticException,
     KeyNotFoundException,
@@ -49,10 +52,11 @@ from arcticdb.exceptions import (
 )
 
 from quantkit.config import StoreConfig
-from quantkit.errors import SchemaError, StoreError, StoreFullError, SymbolNotFoundError
-from quantkit.schema import TICK_COLUMNS, empty_bars
+from quantkit.errors import SchemaError, StoreError, StoreFullError, StoreNotFoundError, SymbolNotFoundError
+from quantkit.schema import TICK_COLUMNS, TRADE_IDENTITY, empty_bars
 from quantkit.store._backend import Backend, SymbolState, get_backend
 from quantkit.store._bars import candle_bars, combine_bars, finish_bars, tick_bars_arctic
+from quantkit.symbols import parse_symbol, spot_name, stored_name
 from quantkit.store._frames import (
     RESERVED_PREFIX,
     TimeLike,
@@ -63,6 +67,8 @@ from quantkit.store._frames import (
     validate_candles,
     validate_ticks,
 )
+from quantkit.store.funding import funding_table, validate_funding
+from quantkit.store.gaps import GapRecord
 from quantkit.store.results import AppendResult, MaintenancePolicy, MaintenanceReport
 
 __all__ = ["BAR_CACHE_PREFIX", "CANDLE_PREFIX", "RECORDS_PREFIX", "SYMBOL_INFO", "TickStore"]
@@ -89,6 +95,18 @@ def _per_symbol_table(kind: str, sym: str) -> str:
     """Record table name of ``kind`` (``gaps``, ``symbol_info``) for ``sym``: e.g. ``gaps__btcusdt``."""
     return f"{kind}{_PER_SYMBOL_SEP}{_SLUG_RE.sub('_', sym.lower())}"[:64]
 
+def _require_existing(config: StoreConfig) -> None:
+    """Raise :class:`StoreNotFoundError` when an LMDB store or library is missing (checked before ArcticDB
+    would create the folder); other back-ends are checked after connecting (nothing is created there)."""
+    if not config.uri.lower().startswith("lmdb://"):
+        return
+    from quantkit.store._uri import normalise_uri, redact_uri
+
+    path = Path(normalise_uri(config.uri)[len("lmdb://") :].split("?", 1)[0])
+    if not (path / "_arctic_cfg").is_dir() or not (path / config.library / "data.mdb").is_file():
+        raise StoreNotFoundError(redact_uri(config.uri), config.library)
+
+
 _RECORD_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _READ_RETRIES = 6
 _T = TypeVar("_T")
@@ -109,6 +127,9 @@ class TickStore:
             again; ``None``: 0 s for LMDB, 0.1 s for object stores (``DEFAULT_RELOAD_INTERVAL``).
             Process-wide (ArcticDB ``VersionMap.ReloadInterval``) and fixed when the first store of
             the process opens.
+        create: create the store (LMDB folder) and library when missing (default). ``False`` for
+            readers that must never create one: a missing store or library raises
+            :class:`~quantkit.errors.StoreNotFoundError` naming the URI.
 
     One ``arcticdb.Arctic`` is cached per URI per process, so creating ``TickStore()`` in every
     notebook cell is cheap and never opens an LMDB environment twice.
@@ -117,6 +138,7 @@ class TickStore:
 
     Raises:
         ConfigError: the URI or library name is malformed.
+        StoreNotFoundError: ``create=False`` and the store or library does not exist.
         StoreError: the store cannot be opened.
 
     Examples:
@@ -137,6 +159,7 @@ class TickStore:
         config: StoreConfig | None = None,
         maintenance: MaintenancePolicy | None = MaintenancePolicy(),
         reload_interval: float | None = None,
+        create: bool = True,
     ) -> None:
         if config is None:
             config = StoreConfig(uri=uri, library=library) if uri is not None else StoreConfig.from_env()
@@ -149,8 +172,12 @@ class TickStore:
         self._config = config
         self._maintenance = maintenance
         self._closed = False
+        if not create:
+            _require_existing(config)
         try:
             self._backend: Backend = get_backend(config.uri, reload_interval=reload_interval)
+            if not create and not self._backend.arctic.has_library(config.library):
+                raise StoreNotFoundError(self._backend.redacted, config.library)
             self._lib = self._backend.library(config.library)
         except ArcticException as exc:
             from quantkit.store._uri import redact_uri
@@ -166,9 +193,11 @@ class TickStore:
         config: StoreConfig | None = None,
         maintenance: MaintenancePolicy | None = MaintenancePolicy(),
         reload_interval: float | None = None,
+        create: bool = True,
     ) -> "TickStore":
         """Same as ``TickStore(...)``."""
-        return cls(uri, library=library, config=config, maintenance=maintenance, reload_interval=reload_interval)
+        return cls(uri, library=library, config=config, maintenance=maintenance, reload_interval=reload_interval,
+                   create=create)
 
     # ------------------------------------------------------------------ properties, lifecycle
 
@@ -224,14 +253,18 @@ class TickStore:
         return sorted(out)
 
     def _retry(self, symbol: str, asym: str, fn: Callable[[], _T]) -> _T:
-        """Run a read, retrying races with the writer's maintenance (KeyNotFound / NoDataFound)."""
+        """Run a read, retrying races with the writer's maintenance (KeyNotFound / NoDataFound).
+
+        ``symbol`` is the user's name of what is read (``""`` for a batch of record tables), ``asym``
+        the ArcticDB symbol (or a label): a missing symbol raises :class:`SymbolNotFoundError`.
+        """
         self._check_open()
         delay = 0.002
         for attempt in range(_READ_RETRIES):
             try:
                 return fn()
             except (KeyNotFoundException, NoDataFoundException) as exc:
-                if isinstance(exc, NoSuchVersionException) and not self._lib.has_symbol(asym):
+                if symbol and isinstance(exc, NoSuchVersionException) and not self._lib.has_symbol(asym):
                     raise SymbolNotFoundError(symbol, self._user_symbols()) from None
                 if attempt == _READ_RETRIES - 1:
                     raise StoreError(f"{asym}: read failed after {_READ_RETRIES} attempts: {exc}") from exc
@@ -342,14 +375,17 @@ class TickStore:
             return
         if market not in ("spot", "futures"):
             raise ValueError(f"market={market!r}: expected 'spot' or 'futures'")
+        if market == "spot" and parse_symbol(sym).market == "futures":
+            raise SchemaError(f"{sym} is a futures name (quantkit.symbols); store spot ticks under {spot_name(sym)}")
         if st.market is None:
             row = pd.DataFrame({"symbol": [sym], "market": [market]}, index=pd.DatetimeIndex([pd.Timestamp.now(tz="UTC")], name="time"))
             self.write_records(_per_symbol_table(SYMBOL_INFO, sym), row)
             st.market = market
         elif st.market != market:
+            hint = (f"store them under {stored_name(sym, 'futures')}" if market == "futures" else
+                    f"the perpetual belongs under {stored_name(sym, 'futures')}, the spot market under {spot_name(sym)}")
             raise SchemaError(
-                f"{sym} holds {st.market} ticks; these are {market} ticks (different trade ids): "
-                f"store them under another symbol, e.g. {sym.split('@')[0]}_{'PERP' if market == 'futures' else 'SPOT'}"
+                f"{sym} holds {st.market} ticks; these are {market} ticks (different trade ids): {hint} (quantkit.symbols)"
             )
 
     @staticmethod
@@ -447,14 +483,19 @@ class TickStore:
             self._auto_maintain(sym, st)
         return result
 
-    def insert_ticks(self, symbol: str, frame: pd.DataFrame, *, market: str | None = None) -> AppendResult:
+    def insert_ticks(
+        self, symbol: str, frame: pd.DataFrame, *, market: str | None = None, replace: bool = False
+    ) -> AppendResult:
         """Store ticks anywhere in history (backfill, importing older files), skipping stored ids.
 
         Rows above the stored high-watermark are appended as in :meth:`append_ticks`. Rows at or
-        below it are merged into the stored data: the stored ticks in their time range are read,
-        ids already there are counted as duplicates, and the range is rewritten with the union
-        (ArcticDB ``update``), sorted by time then trade id. Cost grows with the size of the
-        range, so use :meth:`append_ticks` for live data.
+        below it are merged into the stored data: the stored rows with their ids are read; an id
+        stored with the same trade (:data:`quantkit.schema.TRADE_IDENTITY`, time to the ms) is a
+        duplicate; an id stored with another trade is a conflict, refused and listed in
+        :attr:`AppendResult.conflicts` unless ``replace`` (then the row replaces the stored one);
+        new ids are merged in, the time range rewritten with the union (ArcticDB ``update``), sorted
+        by time then trade id. Cost grows with the size of the range, so use :meth:`append_ticks`
+        for live data.
 
         Concurrency: one writer per symbol, as for :meth:`append_ticks`.
 
@@ -462,6 +503,7 @@ class TickStore:
             symbol: the symbol.
             frame: a tick frame (see :meth:`append_ticks`).
             market: ``"spot"``/``"futures"``, checked as in :meth:`append_ticks`.
+            replace: let rows that differ from the stored trade of their id replace it (default: refuse).
 
         Returns:
             :class:`AppendResult`.
@@ -481,12 +523,12 @@ class TickStore:
             above = ids > st.last_id
             result = AppendResult(0, dup_batch)
             if st.last_version is not None and not bool(above.all()):
-                result = result + self._merge_old(sym, st, df[~above])
+                result = result + self._merge_old(sym, st, df[~above], replace)
             result = result + self._append_new(sym, st, df[above])
             self._auto_maintain(sym, st)
         return result
 
-    def _merge_old(self, sym: str, st: SymbolState, old: pd.DataFrame) -> AppendResult:
+    def _merge_old(self, sym: str, st: SymbolState, old: pd.DataFrame, replace: bool = False) -> AppendResult:
         late = old.index.asi8 > st.last_time  # an old id after the newest tick: would break id/time order
         n_late = int(late.sum())
         if n_late:
@@ -494,23 +536,44 @@ class TickStore:
             log.warning("%s: %d backfill ticks dropped: time later than the last stored tick", sym, n_late)
         if old.empty:
             return AppendResult(0, 0, n_late)
-        t = old.index.asi8
-        t0, t1 = pd.Timestamp(int(t.min()), tz="UTC"), pd.Timestamp(int(t.max()), tz="UTC")
-        existing = self._retry(sym, sym, lambda: self._lib.read(sym, date_range=(t0, t1)).data)
-        known = np.isin(old["trade_id"].to_numpy(), existing["trade_id"].to_numpy())
-        fresh = old[~known]
-        dups = int(known.sum())
+        # the stored rows with these ids, wherever their time is (a conflicting row may carry another time)
+        ids = old["trade_id"].to_numpy()
+        q = QueryBuilder()
+        q = q[(q["trade_id"] >= int(ids.min())) & (q["trade_id"] <= int(ids.max()))]
+        stored = self._retry(sym, sym, lambda: self._lib.read(sym, query_builder=q).data)
+        stored = stored[~stored["trade_id"].duplicated()]
+        pos = pd.Index(stored["trade_id"].to_numpy()).get_indexer(ids)
+        known = np.flatnonzero(pos >= 0)
+        eq = np.ones(len(known), dtype=bool)
+        for col in TRADE_IDENTITY:
+            eq &= old[col].to_numpy()[known] == stored[col].to_numpy()[pos[known]]
+        eq &= old.index.asi8[known] // 1_000_000 == stored.index.asi8[pos[known]] // 1_000_000
+        differ = known[~eq]
+        conflicts = tuple(int(v) for v in ids[differ])
+        dups = int(eq.sum())
+        write = np.ones(len(old), dtype=bool)
+        write[known[eq]] = False
+        if not replace:
+            write[differ] = False
+        fresh = old[write]
         if fresh.empty:
-            return AppendResult(0, dups, n_late)
-        merged = pd.concat([existing, fresh])
+            return AppendResult(0, dups, n_late, conflicts=() if replace else conflicts)
+        gone = np.array(conflicts if replace else (), dtype=np.int64)
+        span = np.concatenate((fresh.index.asi8, stored.index.asi8[pos[differ]] if replace else np.array([], np.int64)))
+        t0, t1 = pd.Timestamp(int(span.min()), tz="UTC"), pd.Timestamp(int(span.max()), tz="UTC")
+        existing = self._retry(sym, sym, lambda: self._lib.read(sym, date_range=(t0, t1)).data)
+        if len(gone):
+            existing = existing[~existing["trade_id"].isin(gone)]
+        merged = pd.concat([existing, fresh[existing.columns]])
         order = np.lexsort((merged["trade_id"].to_numpy(), merged.index.asi8))
         merged = merged.iloc[order]
-        self._invalidate_bar_cache(sym, int(t.min()))  # first, so readers never mix old bars with new ticks
+        self._invalidate_bar_cache(sym, int(span.min()))  # first, so readers never mix old bars with new ticks
         vi = self._write(sym, lambda: self._lib.update(sym, merged, date_range=(t0, t1)))
         st.last_version = int(vi.version)
-        st.first_id = min(st.first_id, int(fresh["trade_id"].iloc[0])) if st.first_id >= 0 else int(fresh["trade_id"].iloc[0])
+        first = int(fresh["trade_id"].min())
+        st.first_id = min(st.first_id, first) if st.first_id >= 0 else first
         st.appends_since_maintain += 1
-        return AppendResult(len(fresh), dups, n_late, int(vi.version))
+        return AppendResult(len(fresh), dups, n_late, int(vi.version), () if replace else conflicts)
 
     # ------------------------------------------------------------------ maintenance
 
@@ -792,12 +855,14 @@ class TickStore:
             return finish_bars(raw) if len(raw) else empty_bars()
         return candle_bars(candles, int(td.value))
 
-    def write_candles(self, symbol: str, interval: str, frame: pd.DataFrame) -> AppendResult:
-        """Store candles of one interval, merging with what is stored (later writes win).
+    def write_candles(self, symbol: str, interval: str, frame: pd.DataFrame, *, replace: bool = False) -> AppendResult:
+        """Store candles of one interval, merging with what is stored.
 
         Rows whose open time is already stored with identical values are duplicates; new open times
-        are added; stored rows with different values are replaced (e.g. a candle that was still open
-        when an earlier file was downloaded). Importing the same file twice stores nothing.
+        are added; a row whose open time is stored with different values is a conflict: refused and
+        listed in :attr:`AppendResult.conflicts` (open times in ns), unless ``replace`` (then it
+        replaces the stored candle, e.g. one that was still open when an earlier file was
+        downloaded). Importing the same file twice stores nothing.
 
         Concurrency: one writer per (symbol, interval).
 
@@ -807,9 +872,10 @@ class TickStore:
             frame: UTC index = candle open time; float columns ``open, high, low, close, volume``;
                 optional ``quote_volume``, ``taker_buy_volume`` (float, NaN = unknown), ``trades`` (int,
                 -1 = unknown).
+            replace: let rows with other values replace stored candles (default: refuse them).
 
         Returns:
-            :class:`AppendResult` (``stored`` = new or changed rows).
+            :class:`AppendResult` (``stored`` = new or replaced rows, ``conflicts`` = refused rows).
 
         Raises:
             SchemaError: the frame does not fit the candle schema.
@@ -819,7 +885,12 @@ class TickStore:
         sym = check_symbol(symbol)
         label, _td = normalise_interval(interval)
         df = validate_candles(frame)
-        asym = f"{CANDLE_PREFIX}{sym}.{label}"
+        return self._merge_by_time(sym, f"{CANDLE_PREFIX}{sym}.{label}", df, replace=replace)
+
+    def _merge_by_time(self, sym: str, asym: str, df: pd.DataFrame, *, replace: bool = True) -> AppendResult:
+        """Merge rows keyed by their (unique) index time into ``asym``: identical rows are duplicates,
+        new times are added, stored rows with other values are replaced (``replace``) or refused as
+        conflicts (candles, funding)."""
         st = self._backend.state(self.library, asym)
         with st.lock:
             if df.empty:
@@ -837,6 +908,12 @@ class TickStore:
                 b = existing.loc[common, list(df.columns)].to_numpy(dtype=np.float64)
                 eq = ((a == b) | (np.isnan(a) & np.isnan(b))).all(axis=1)
                 same[pos[eq]] = True
+                if not replace and not eq.all():
+                    refused = common[~eq]
+                    conflicts = tuple(int(v) for v in refused.asi8)
+                    keep = ~df.index.isin(refused)
+                    df, same = df[keep], same[keep]
+                    return self._merge_by_time(sym, asym, df, replace=True) + AppendResult(0, 0, conflicts=conflicts)
             changed = df[~same]
             dups = int(same.sum())
             if changed.empty:
@@ -851,6 +928,62 @@ class TickStore:
                     asym, lambda: self._lib.update(asym, merged, date_range=(t0, t1), prune_previous_versions=True)
                 )
             return AppendResult(len(changed), dups, 0, int(vi.version))
+
+    # ------------------------------------------------------------------ funding (USD-M perpetuals)
+
+    def write_funding(self, symbol: str, frame: pd.DataFrame) -> AppendResult:
+        """Store funding rates of a perpetual, merging with what is stored (later writes win).
+
+        One table per contract (:mod:`quantkit.store.funding`): ``BTCUSDT_PERP`` and ``BTCUSDT`` name
+        the same table. Rows whose funding time is stored with identical values are duplicates, so
+        importing the same file twice stores nothing.
+
+        Concurrency: one writer per contract.
+
+        Args:
+            symbol: the perpetual (``"BTCUSDT_PERP"``) or its exchange name (``"BTCUSDT"``).
+            frame: UTC index = funding time; float ``funding_rate`` (rate per funding interval) and
+                optionally ``mark_price`` (NaN = unknown).
+
+        Returns:
+            :class:`AppendResult` (``stored`` = new or changed rows).
+
+        Raises:
+            SchemaError: the frame does not fit (see :func:`quantkit.store.funding.validate_funding`).
+            ValueError: bad symbol.
+            StoreFullError, StoreError: storage failures.
+        """
+        contract, asym = funding_table(symbol)
+        return self._merge_by_time(contract, asym, validate_funding(frame))
+
+    def funding(self, symbol: str, start: TimeLike = None, end: TimeLike = None) -> pd.DataFrame:
+        """Stored funding rates of a perpetual, funding time in ``[start, end]``.
+
+        Args:
+            symbol: the perpetual (``"BTCUSDT_PERP"``) or its exchange name (``"BTCUSDT"``).
+            start: first funding time (inclusive, UTC); ``None``: from the start.
+            end: last funding time (inclusive, UTC); ``None``: to the end.
+
+        Returns:
+            Frame indexed by UTC funding time (``time``) with float64 columns ``funding_rate`` (rate
+            per funding interval; a long pays ``rate * notional``) and ``mark_price`` (NaN when unknown).
+
+        Raises:
+            SymbolNotFoundError: no funding stored for the contract.
+            ValueError: bad symbol or times.
+
+        Examples:
+            >>> store.funding("BTCUSDT_PERP", "2024-01-01", "2024-01-31").head(2)  # doctest: +SKIP
+                                       funding_rate  mark_price
+            time
+            2024-01-01 00:00:00+00:00      0.000374         NaN
+            2024-01-01 08:00:00+00:00      0.000265         NaN
+        """
+        contract, asym = funding_table(symbol)
+        rng = self._range(start, end)
+        if not self._exists(asym):
+            raise SymbolNotFoundError(f"{contract} (funding)", self._user_symbols())
+        return self._retry(contract, asym, lambda: self._lib.read(asym, date_range=rng).data)
 
     def candles(
         self, symbol: str, interval: str | None = None, start: TimeLike = None, end: TimeLike = None
@@ -1020,16 +1153,7 @@ class TickStore:
         """Read whole record tables by ArcticDB symbol (one batch; tables deleted meanwhile are skipped)."""
         if not asyms:
             return []
-        self._check_open()
-        for attempt in range(_READ_RETRIES):
-            try:
-                items = self._lib.read_batch(asyms)
-                return [it.data for it in items if hasattr(it, "data")]
-            except (KeyNotFoundException, NoDataFoundException):
-                time.sleep(0.002 * 3**attempt)
-            except ArcticException as exc:
-                raise StoreError(f"cannot read record tables: {exc}") from exc
-        raise StoreError(f"record tables: read failed after {_READ_RETRIES} attempts")
+        return self._retry("", "record tables", lambda: [it.data for it in self._lib.read_batch(asyms) if hasattr(it, "data")])
 
     def read_records(self, name: str, start: TimeLike = None, end: TimeLike = None) -> pd.DataFrame:
         """Rows of a metadata table with index time in ``[start, end]``; an empty frame if the table is missing."""
@@ -1041,7 +1165,7 @@ class TickStore:
 
     def record_gap(
         self,
-        symbol: Any,
+        symbol: GapRecord | str,
         from_id: int | None = None,
         to_id: int | None = None,
         *,
@@ -1053,15 +1177,14 @@ class TickStore:
     ) -> None:
         """Record a gap in a symbol's trade ids (``from_id..to_id`` inclusive were missing).
 
-        Accepts either the fields or one gap-like object with attributes ``symbol, from_id, to_id``
-        and optionally ``first_missing_time``, ``next_trade_time``, ``detected_at``, ``filled`` and
-        ``reason`` (e.g. ``quantkit.feed.gaps.Gap``). Integer times are epoch milliseconds.
-        Stored in the symbol's own record table ``gaps__<symbol>`` (see :meth:`write_records`), so
-        each symbol's writer is the only writer of its gap table (ingests sharded by symbol can
-        share a library).
+        Takes a :class:`~quantkit.store.gaps.GapRecord` (what the ingest builds from the feed's
+        gap outcomes), or the fields (times as anything :func:`pandas.Timestamp` reads, or
+        integer epoch milliseconds). Stored in the symbol's own record table ``gaps__<symbol>``
+        (see :meth:`write_records`), so each symbol's writer is the only writer of its gap table
+        (ingests sharded by symbol can share a library).
 
         Args:
-            symbol: the symbol, or a gap-like object.
+            symbol: the symbol, or a :class:`~quantkit.store.gaps.GapRecord` (then no other argument).
             from_id: first missing trade id.
             to_id: last missing trade id (>= ``from_id``).
             first_missing_time: earliest possible time of the missing trades, if known.
@@ -1072,29 +1195,32 @@ class TickStore:
 
         Raises:
             ValueError: missing or inconsistent ids, bad symbol or times.
+            TypeError: ``symbol`` is neither a string nor a GapRecord.
         """
-        if not isinstance(symbol, str):
-            gap = symbol
-            symbol = gap.symbol
-            from_id, to_id = gap.from_id, gap.to_id
-            first_missing_time = getattr(gap, "first_missing_time", first_missing_time)
-            next_trade_time = getattr(gap, "next_trade_time", next_trade_time)
-            detected_at = getattr(gap, "detected_at", detected_at)
-            filled = bool(getattr(gap, "filled", filled))
-            reason = getattr(gap, "reason", reason)
-        sym = check_symbol(symbol)
-        if from_id is None or to_id is None or int(to_id) < int(from_id):
-            raise ValueError(f"gap ids from_id={from_id!r} to_id={to_id!r}: need from_id <= to_id")
 
-        def _ms(v: Any, name: str) -> int:
+        def _ms(v: Any, name: str) -> int | None:
             if v is None:
-                return -1
+                return None
             if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
                 return int(v)
             ts = to_utc(v, name)
-            return -1 if ts is None else int(ts.value // 1_000_000)
+            return None if ts is None else int(ts.value // 1_000_000)
 
-        det_ms = _ms(detected_at, "detected_at")
+        if isinstance(symbol, GapRecord):
+            gap = symbol
+        elif isinstance(symbol, str):
+            if from_id is None or to_id is None:
+                raise ValueError(f"gap ids from_id={from_id!r} to_id={to_id!r}: need from_id <= to_id")
+            gap = GapRecord(symbol, from_id, to_id, _ms(first_missing_time, "first_missing_time"),
+                            _ms(next_trade_time, "next_trade_time"), _ms(detected_at, "detected_at"),
+                            bool(filled), reason)
+        else:
+            raise TypeError(f"record_gap: expected a symbol or a GapRecord, got {type(symbol).__name__}")
+        sym = check_symbol(gap.symbol)
+        from_id, to_id, filled, reason = int(gap.from_id), int(gap.to_id), gap.filled, gap.reason
+        first_ms = -1 if gap.first_missing_time is None else int(gap.first_missing_time)
+        next_ms = -1 if gap.next_trade_time is None else int(gap.next_trade_time)
+        det_ms = -1 if gap.detected_at is None else int(gap.detected_at)
         det = pd.Timestamp.now(tz="UTC") if det_ms < 0 else pd.Timestamp(det_ms, unit="ms", tz="UTC")
         row = pd.DataFrame(
             {
@@ -1102,8 +1228,8 @@ class TickStore:
                 "from_id": np.array([int(from_id)], dtype=np.int64),
                 "to_id": np.array([int(to_id)], dtype=np.int64),
                 "missing": np.array([int(to_id) - int(from_id) + 1], dtype=np.int64),
-                "first_missing_ms": np.array([_ms(first_missing_time, "first_missing_time")], dtype=np.int64),
-                "next_trade_ms": np.array([_ms(next_trade_time, "next_trade_time")], dtype=np.int64),
+                "first_missing_ms": np.array([first_ms], dtype=np.int64),
+                "next_trade_ms": np.array([next_ms], dtype=np.int64),
                 "filled": np.array([bool(filled)], dtype=bool),
                 "reason": [str(reason) if reason is not None else ""],
             },

@@ -25,6 +25,8 @@ from typing import Iterator
 
 import pytest
 
+from _support.waiting import free_port
+
 __all__ = ["ACCESS", "MotoServer", "SECRET", "s3_server", "s3_uri"]
 
 ACCESS = "quantkit"
@@ -32,17 +34,11 @@ SECRET = "quantkit-secret"
 _counter = itertools.count()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class MotoServer:
     """``python -m moto.server`` on 127.0.0.1:<free port> in a child process."""
 
     def __init__(self, startup_timeout: float = 60.0) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         env = dict(os.environ, AWS_ACCESS_KEY_ID=ACCESS, AWS_SECRET_ACCESS_KEY=SECRET, AWS_DEFAULT_REGION="us-east-1")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],

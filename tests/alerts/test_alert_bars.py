@@ -1,4 +1,4 @@
-"""Incremental bars and the streaming pair tracker against the batch functions (pure, no store)."""
+"""The one bar rule (incremental builder, local fold, ArcticDB) and the one live engine against the batch functions."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from quantkit.alerts import PAIR_FIELDS, BarBuilder, PairTracker, bar_ms
-from quantkit.analytics import huber_hedge, kalman_hedge, rolling_correlation, rolling_ols, spread, zscore
-from quantkit.errors import ConfigError
+from quantkit.alerts import PAIR_FIELDS, PairTrack
+from quantkit.analytics import PairStream, huber_hedge, kalman_hedge, rolling_correlation, rolling_ols, spread, zscore
+from quantkit.errors import AnalyticsError, ConfigError
 from quantkit.exchange import SyntheticMarket
+from quantkit.store import BarBuilder, TickStore, bar_ms, bars_to_rows
+from quantkit.store._bars import tick_bars_local
 
 
 def _pandas_bars(ticks: pd.DataFrame, freq: str) -> pd.DataFrame:
@@ -76,11 +78,11 @@ def _pair_rows(n: int, seed: int = 0) -> np.ndarray:
 
 
 @pytest.mark.parametrize("method", ["ols", "kalman"])
-def test_tracker_equals_batch_analytics(method: str) -> None:
+def test_track_equals_batch_analytics(method: str) -> None:
     """Streaming beta, spread, z and correlation equal the batch functions on the same bars."""
     rows = _pair_rows(2500)
     w = 150
-    tr = PairTracker(w, method, capacity=800)
+    tr = PairTrack(w, method, capacity=800)
     tr.extend(rows)
     f = tr.frame()
     y = pd.Series(rows[:, PAIR_FIELDS.index("y_close")])
@@ -101,11 +103,11 @@ def test_tracker_equals_batch_analytics(method: str) -> None:
     np.testing.assert_allclose(f["corr"].to_numpy(), rolling_correlation(y, x, w).to_numpy()[tail], rtol=1e-9, atol=1e-10)
 
 
-def test_tracker_huber_refits_on_the_last_window() -> None:
+def test_track_huber_refits_on_the_last_window() -> None:
     """The Huber hedge equals huber_hedge on the window ending at the last refit bar."""
     rows = _pair_rows(1000, seed=3)
     w = 200
-    tr = PairTracker(w, "huber", capacity=1000, refit_every=10)
+    tr = PairTrack(w, "huber", capacity=1000, refit_every=10)
     tr.extend(rows)
     last_fit = ((len(rows) - w) // 10) * 10 + w - 1
     ref = huber_hedge(rows[last_fit - w + 1 : last_fit + 1, PAIR_FIELDS.index("y_close")],
@@ -114,11 +116,52 @@ def test_tracker_huber_refits_on_the_last_window() -> None:
     assert np.isnan(tr.frame()["beta"].iloc[w - 2]) and not np.isnan(tr.frame()["beta"].iloc[w - 1])
 
 
-def test_tracker_rejects_bad_arguments() -> None:
+def test_track_rejects_bad_arguments() -> None:
     """Bad window / method / capacity name the value."""
     with pytest.raises(ConfigError, match="window"):
-        PairTracker(2)
+        PairTrack(2)
     with pytest.raises(ConfigError, match="method"):
-        PairTracker(10, "tls")
+        PairTrack(10, "tls")
     with pytest.raises(ConfigError, match="capacity"):
-        PairTracker(100, capacity=50)
+        PairTrack(100, capacity=50)
+
+
+def test_one_bar_rule_builder_local_fold_and_arctic_agree(ticks: pd.DataFrame, tmp_path) -> None:
+    """The live builder, the store's local fold and ArcticDB's resample give the same 1 s bars."""
+    store = TickStore(f"lmdb://{tmp_path / 'a'}")
+    store.append_ticks("SYNAUSDT", ticks)
+    arctic = bars_to_rows(store.bars("SYNAUSDT", "1s"))
+    local = bars_to_rows(tick_bars_local(ticks, "1s"))
+    b = BarBuilder(bar_ms("1s"))
+    t = ticks.index.as_unit("ns").asi8 // 1_000_000
+    built = np.vstack([b.add(t, ticks["trade_id"].to_numpy(), ticks["price"].to_numpy(), ticks["qty"].to_numpy(),
+                             ticks["quote_qty"].to_numpy(), ticks["is_buyer_maker"].to_numpy()),
+                       b.close_until(int(t[-1]) + 1000)])
+    assert arctic.shape == local.shape == built.shape and len(built) > 100
+    for other in (local, built):
+        np.testing.assert_array_equal(arctic[:, :5], other[:, :5])  # time, OHLC exact
+        np.testing.assert_allclose(arctic[:, 5:], other[:, 5:], rtol=1e-9)
+
+
+def test_pair_stream_huber_and_r2() -> None:
+    """PairStream(method="huber") refits on its cadence; r2 is the squared level correlation."""
+    rows = _pair_rows(600, seed=5)
+    y, x = rows[:, PAIR_FIELDS.index("y_close")], rows[:, PAIR_FIELDS.index("x_close")]
+    ps = PairStream(100, method="huber", refit_every=7)
+    out = ps.run(y, x)
+    last_fit = ((len(y) - 100) // 7) * 7 + 99
+    ref = huber_hedge(y[last_fit - 99 : last_fit + 1], x[last_fit - 99 : last_fit + 1])
+    assert ps.beta == pytest.approx(ref.beta, rel=1e-12)
+    c = pd.Series(y[-100:]).corr(pd.Series(x[-100:]))
+    assert out["r2"].iloc[-1] == pytest.approx(c * c, rel=1e-9)
+    with pytest.raises(AnalyticsError, match="method"):
+        PairStream(10, method="tls")
+
+
+def test_track_skips_a_bad_bar_and_says_why() -> None:
+    """A non-positive close is skipped (not stored) and named in last_error."""
+    rows = _pair_rows(50)
+    rows[10, PAIR_FIELDS.index("y_close")] = -1.0
+    tr = PairTrack(10)
+    tr.extend(rows)
+    assert tr.n == 49 and "skipped" in (tr.last_error or "")

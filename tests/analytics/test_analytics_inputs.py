@@ -124,7 +124,7 @@ def test_public_all_is_complete():
 
     for name in qa.__all__:
         assert hasattr(qa, name), name
-    for mod in ("alignment", "hedge", "kalman", "spread", "stationarity", "cointegration", "meanreversion",
+    for mod in ("alignment", "hedge", "kalman", "spreads", "stationarity", "cointegration", "meanreversion",
                 "relationship", "marketstate", "streaming", "scanner", "results"):
         m = importlib.import_module(f"quantkit.analytics.{mod}")
         assert m.__all__, mod
@@ -132,3 +132,16 @@ def test_public_all_is_complete():
             assert hasattr(m, name)
     for name in ("align_pair", "ols_hedge", "rolling_ols", "kalman_hedge", "spread", "zscore"):
         assert name in qa.__all__
+
+
+def test_no_public_name_shadows_a_submodule():
+    """No exported name of quantkit.analytics or quantkit.backtest is also the name of one of its modules."""
+    import importlib
+    import pkgutil
+
+    for pkg_name in ("quantkit.analytics", "quantkit.backtest"):
+        pkg = importlib.import_module(pkg_name)
+        modules = {m.name for m in pkgutil.iter_modules(pkg.__path__)}
+        assert not modules & set(pkg.__all__), (pkg_name, modules & set(pkg.__all__))
+    assert callable(qa.spread)
+    assert importlib.import_module("quantkit.analytics.spreads").spread is qa.spread

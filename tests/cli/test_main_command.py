@@ -4,25 +4,20 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
+from _support.waiting import free_port
+
 from quantkit.store import TickStore
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_up_serves_the_live_dashboard_while_ticks_flow_into_the_store(tmp_path: Path, repo_root: Path, timeout_unit: float) -> None:
     """`quantkit up` serves JupyterLab on the dashboard notebook and the store grows while it runs."""
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, QUANTKIT_DATA_DIR=str(tmp_path), JUPYTER_RUNTIME_DIR=str(tmp_path / "rt"))
     env.pop("QUANTKIT_ARCTIC_URI", None)
     proc = subprocess.Popen(

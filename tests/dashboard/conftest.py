@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -21,6 +20,8 @@ import pytest
 from comm.base_comm import BaseComm
 from ipykernel.jsonutil import json_clean
 from jupyter_client.session import Session
+
+from _support.waiting import wait_until as _wait_until
 
 from quantkit.config import FeedConfig, IngestConfig
 from quantkit.exchange import LocalExchange, SyntheticMarket
@@ -83,15 +84,6 @@ def comms(monkeypatch: pytest.MonkeyPatch) -> CommLog:
     RecordingComm.log = log
     monkeypatch.setattr(comm, "create_comm", create)
     return log
-
-
-def _wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return bool(predicate())
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import threading
-import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -12,24 +11,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from _support.waiting import wait_until as _poll
+
 from quantkit.alerts import AlertHistory, AlertMonitor, ZScoreRule
 from quantkit.analytics import align_pair, kalman_hedge, rolling_correlation, rolling_ols, spread, zscore
 from quantkit.dashboard import LiveDashboard
-from quantkit.dashboard.live import LiveParams, ParameterError, write_status
+from quantkit.dashboard.live import LiveParams, ParameterError
+from quantkit.ingest.heartbeat import write_status
 from quantkit.errors import DashboardError
 from quantkit.ingest import IngestStats
 
 Y, X, C = "SYNAUSDT", "SYNBUSDT", "SYNCUSDT"  # the symbols the live_feed fixture ingests
 WINDOW = 30
-
-
-def _poll(predicate: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return bool(predicate())
 
 
 def _dash(feed: Any, tmp_path: Path, **kw: object) -> LiveDashboard:

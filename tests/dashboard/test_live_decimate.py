@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from quantkit.dashboard.live._decimate import DecimationCache, plan_decimation
+from quantkit.analytics.decimation import DecimationCache, plan_decimation
 
 
 @pytest.mark.parametrize(("n", "origin", "max_points"), [(20_000, 0, 2_000), (20_000, 123_457, 5_000), (1_500, 9, 2_000),

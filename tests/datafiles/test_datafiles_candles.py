@@ -58,7 +58,7 @@ def test_corrupted_bybit_copy(shared_data: Path, tmp_path: Path) -> None:
         (20, "bad_time"),
         (30, "negative_volume"),
         (40, "outside_range"),
-        (51, "duplicate_time"),
+        (51, "conflict"),
         (61, "field_count"),
     ]
     assert len(r.frame) == 100 - 7

@@ -90,10 +90,9 @@ def test_corrupted_capture(tmp_path: Path) -> None:
         (5, "non_positive"),
         (6, "missing_field"),
         (7, "bad_type"),
-        (9, "duplicate_id"),
         (13, "bad_json"),
     ]
-    assert btc.market == "spot"
+    assert btc.market == "spot" and btc.duplicates == 1  # line 9 repeats line 2 exactly
     agg = res["BTCUSDT@aggTrade"]
     assert (agg.stream, agg.symbol, agg.frame["trade_id"].tolist(), agg.frame["is_buyer_maker"].tolist()) == (
         "aggTrade",

@@ -138,12 +138,11 @@ def test_corrupted_spot_copy_reports_lines(shared_data: Path, tmp_path: Path) ->
         RejectedRow(str(path), 10, "field_count"),
         RejectedRow(str(path), 12, "non_positive"),
         RejectedRow(str(path), 15, "bad_bool"),
-        RejectedRow(str(path), 20, "duplicate_id"),
         RejectedRow(str(path), 30, "bad_time"),
         RejectedRow(str(path), 33, "bad_number"),
     ]
-    assert len(r.frame) == 60 - 8
-    assert r.skipped == 1
+    assert len(r.frame) == 60 - 8  # 7 bad rows and an exact repeat of line 19 (line 20)
+    assert r.skipped == 1 and r.duplicates == 1
     good_ids = [int(ln.split(",")[0]) for no, ln in enumerate(lines, start=1) if no not in bad]
     assert r.frame["trade_id"].tolist() == good_ids
 
@@ -161,7 +160,7 @@ def test_value_errors_only_keep_fast_path_lines(shared_data: Path, tmp_path: Pat
     assert [(x.line, x.reason) for x in r.rejected] == [
         (6, "non_positive"),
         (51, "non_positive"),
-        (71, "duplicate_id"),
+        (71, "conflict"),
         (100, "bad_time"),
     ]
     assert len(r.frame) == 96 and r.market == "futures"
@@ -169,7 +168,7 @@ def test_value_errors_only_keep_fast_path_lines(shared_data: Path, tmp_path: Pat
 
 
 def test_unsorted_rows_are_sorted_by_id(tmp_path: Path) -> None:
-    """Rows out of id order come back sorted by trade id; a duplicate keeps its first line."""
+    """Rows out of id order come back sorted by trade id; an id repeated with another price is a conflict."""
     lines = [
         "12,100.5,1.0,100.5,1723161255000,True,True",
         "10,100.0,2.0,200.0,1723161254000,False,True",
@@ -181,7 +180,7 @@ def test_unsorted_rows_are_sorted_by_id(tmp_path: Path) -> None:
     r = read_trades_csv(path)
     assert r.frame["trade_id"].tolist() == [10, 11, 12]
     assert r.frame["price"].tolist() == [100.0, 100.25, 100.5]
-    assert [(x.line, x.reason) for x in r.rejected] == [(4, "duplicate_id")]
+    assert [(x.line, x.reason) for x in r.rejected] == [(4, "conflict")]
     assert r.symbol == "ETHBTC" and r.market == "spot"
 
 

@@ -49,17 +49,20 @@ def run(timeout_unit: float) -> Callable[..., Any]:
     return run_
 
 
-def rest_get(url: str) -> tuple[int, Any, dict[str, str]]:
-    """GET ``url``: (status, parsed JSON body, headers), for 2xx and error statuses alike."""
+def rest_get(
+    url: str, headers: dict[str, str] | None = None, method: str = "GET", data: bytes | None = None
+) -> tuple[int, Any, dict[str, str]]:
+    """``method`` ``url`` (GET by default): (status, parsed JSON body, headers), for 2xx and error statuses alike."""
+    request = urllib.request.Request(url, data=data, headers=headers or {}, method=method)
     try:
-        with urllib.request.urlopen(url, timeout=10) as resp:
+        with urllib.request.urlopen(request, timeout=10) as resp:
             return resp.status, json.loads(resp.read()), dict(resp.headers)
     except urllib.error.HTTPError as err:
         return err.code, json.loads(err.read() or b"null"), dict(err.headers)
 
 
 @pytest.fixture
-def rest() -> Callable[[str], tuple[int, Any, dict[str, str]]]:
+def rest() -> Callable[..., tuple[int, Any, dict[str, str]]]:
     """The :func:`rest_get` helper."""
     return rest_get
 

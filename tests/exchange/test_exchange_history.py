@@ -75,3 +75,17 @@ def test_capacity_drops_oldest_rows() -> None:
     assert log.rows(log.search("time", 40_000), log.search("time", 40_002, side="right"))[0].tolist() == [
         40_000, 40_001, 40_002
     ]
+
+
+def test_usdm_aggregates_merge_fills_within_100_ms() -> None:
+    """merge_ms=100 (USD-M): same price and taker side within 100 ms of the first fill is one aggregate."""
+    from quantkit.exchange.history import SymbolHistory as _History
+    from quantkit.schema import Trade as _Trade
+
+    def fill(tid: int, t: int, price: float = 10.0, m: bool = False) -> _Trade:
+        return _Trade("BTCUSDT", tid, price, 1.0, price, t, t, m)
+
+    batch = [fill(1, 0), fill(2, 50), fill(3, 99), fill(4, 100), fill(5, 120, m=True), fill(6, 130, price=11.0)]
+    spot, usdm = _History("BTCUSDT"), _History("BTCUSDT", merge_ms=100)
+    assert [(a.first_id, a.last_id) for _, a in usdm.add(batch)] == [(1, 3), (4, 4), (5, 5), (6, 6)]
+    assert len(spot.add(batch)) == 6

@@ -11,6 +11,7 @@ from quantkit.exchange.protocol import (
     PathError,
     Renderer,
     StreamSession,
+    WsTarget,
     parse_stream_name,
     parse_ws_path,
     server_shutdown_event,
@@ -106,8 +107,11 @@ def test_ws_paths() -> None:
     assert comb is not None and comb.combined and comb.micro and comb.streams == ("btcusdt@trade", "ethusdt@trade")
     assert parse_ws_path("/ws") == parse_ws_path("/ws/") and parse_ws_path("/ws").streams == ()  # type: ignore[union-attr]
     assert parse_ws_path("/api/v3/aggTrades?symbol=X") is None and parse_ws_path("/") is None
+    # any segment after /ws is accepted, as on Binance (ccxt.pro opens /ws/<n> and subscribes by message)
+    for path in ("/ws/0", "/ws/not-a-stream", "/public/ws/3", "/market/ws/12"):
+        assert parse_ws_path(path) == WsTarget(False, ())
     with pytest.raises(PathError) as err:
-        parse_ws_path("/ws/not-a-stream")
+        parse_ws_path("/stream?streams=not-a-stream")
     assert err.value.status == 400
     with pytest.raises(PathError):
         parse_ws_path("/stream?streams=btcusdt@trade&timeUnit=NANOSECOND")

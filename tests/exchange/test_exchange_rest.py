@@ -95,7 +95,9 @@ def test_futures_prefix_renders_futures_shapes(served, rest) -> None:
     ex, frames = served
     _, aggs, _ = rest(f"{ex.url}/fapi/v1/aggTrades?symbol=SYNAUSDT&limit=2")
     assert list(aggs[0]) == ["a", "p", "q", "f", "l", "T", "m"] and len(aggs[0]["p"].split(".")[1]) == 2
-    _, trades, _ = rest(f"{ex.url}/fapi/v1/historicalTrades?symbol=SYNAUSDT&limit=2")
+    status, body, _ = rest(f"{ex.url}/fapi/v1/historicalTrades?symbol=SYNAUSDT&limit=2")
+    assert (status, body) == (401, {"code": -2014, "msg": "API-key format invalid."})  # USD-M asks for a key
+    _, trades, _ = rest(f"{ex.url}/fapi/v1/historicalTrades?symbol=SYNAUSDT&limit=2", {"X-MBX-APIKEY": "any"})
     assert list(trades[0]) == ["id", "price", "qty", "quoteQty", "time", "isBuyerMaker"]
     assert trades[-1]["id"] == frames["SYNAUSDT"]["trade_id"].iloc[-1]
 
@@ -114,7 +116,12 @@ def test_futures_prefix_renders_futures_shapes(served, rest) -> None:
         ("/fapi/v1/aggTrades?symbol=SYNAUSDT&startTime=0&endTime=3600001", 400,
          {"code": -1127, "msg": "More than 1 hours between startTime and endTime."}),
         ("/api/v3/exchangeInfo?symbol=NOPE", 400, {"code": -1121, "msg": "Invalid symbol."}),
-        ("/api/v3/depth?symbol=SYNAUSDT", 404, {"code": -1000, "msg": "Unknown endpoint /api/v3/depth."}),
+        ("/api/v3/userDataStream", 404, {"code": -1000, "msg": "Not found."}),
+        ("/api/v3/klines?symbol=SYNAUSDT", 400,
+         {"code": -1102, "msg": "Mandatory parameter 'interval' was not sent, was empty/null, or malformed."}),
+        ("/api/v3/klines?symbol=SYNAUSDT&interval=2m", 400, {"code": -1120, "msg": "Invalid interval."}),
+        ("/fapi/v1/klines?symbol=SYNAUSDT&interval=1s", 400, {"code": -1120, "msg": "Invalid interval."}),
+        ("/fapi/v1/depth?symbol=SYNAUSDT&limit=7", 400, {"code": -1130, "msg": "Data sent for parameter 'limit' is not valid."}),
         ("/nowhere", 404, {"code": -1000, "msg": "Not found."}),
     ],
 )
@@ -146,7 +153,10 @@ def test_exchange_info(served, rest) -> None:
     """exchangeInfo lists the served symbols with tickSize/stepSize filters; symbol and symbols filter it."""
     ex, _ = served
     _, info, _ = rest(f"{ex.url}/api/v3/exchangeInfo")
-    assert info["timezone"] == "UTC" and info["serverTime"] == int(NOW_S * 1000)
+    # the exchange's clock is the served trades' time (the market finished at START_MS + DURATION_S)
+    last_ms = int(ex.histories["SYNAUSDT"].last_time or 0)
+    assert info["timezone"] == "UTC" and START_MS + DURATION_S * 1000 - 1000 <= info["serverTime"] <= START_MS + DURATION_S * 1000
+    assert info["serverTime"] >= last_ms
     assert [s["symbol"] for s in info["symbols"]] == ["SYNAUSDT", "SYNBUSDT", "SYNCUSDT", "SYNDUSDT"]
     b = info["symbols"][1]
     filters = {f["filterType"]: f for f in b["filters"]}

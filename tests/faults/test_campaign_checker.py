@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from _support.campaign import compare_with_exchange, published_trades
+
 from quantkit.exchange import LocalExchange, SyntheticMarket
-from quantkit.ingest.campaign import compare_with_exchange, published_trades
 from quantkit.store import TickStore
 
 

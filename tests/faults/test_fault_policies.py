@@ -1,4 +1,4 @@
-"""The ready-made faults of quantkit.exchange.faults, each seen from a real client of a real LocalExchange."""
+"""The ready-made faults of the test harness (_support.faults), each seen from a real client of a real LocalExchange."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from quantkit.errors import MessageRejected
 from quantkit.exchange import LocalExchange, SyntheticMarket
-from quantkit.exchange.faults import (
+from _support.faults import (
     BurstClock,
     Disconnects,
     DuplicateFrames,

@@ -118,7 +118,8 @@ def test_import_files_stores_good_rows_once_and_reports_every_bad_line(plan: tup
         store = TickStore(f"lmdb://{Path(d) / 'db'}", maintenance=None)
         first = import_files(store, [path], progress=False)
         second = import_files(store, [path], progress=False)
-        stored = store.ticks("FUZZUSDT")["trade_id"].tolist() if good_ids else []
+        name = "FUZZUSDT_PERP" if path.name.startswith("um_") else "FUZZUSDT"  # USD-M files: the perpetual's name
+        stored = store.ticks(name)["trade_id"].tolist() if good_ids else []
     assert first.ok and second.ok, (first, second)
     assert {r.line for r in first.rejected} == bad_lines and {r.line for r in second.rejected} == bad_lines
     assert first.stored == len(good_ids) and second.stored == 0

@@ -9,11 +9,13 @@ from typing import Any
 
 import pandas as pd
 
+from _support.campaign import compare_with_exchange, run_store_full_scenario
+from _support.waiting import wait_until
+
 from quantkit.config import FeedConfig, IngestConfig
 from quantkit.errors import StoreFullError
 from quantkit.exchange import LocalExchange, SyntheticMarket
 from quantkit.ingest import Ingestor
-from quantkit.ingest.campaign import compare_with_exchange, run_store_full_scenario
 from quantkit.store import AppendResult, TickStore
 
 SYMBOLS = ("SYNAUSDT", "SYNBUSDT")
@@ -43,15 +45,6 @@ class QuotaStore(TickStore):
         return super().append_ticks(symbol, frame, market=market)
 
 
-def _wait(pred: Any, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
-
-
 def test_object_store_full_pauses_the_feed_and_resumes_when_space_is_freed(s3_uri: str, timeout_unit: float) -> None:
     """On S3 a full store pauses the feed (state store_full), retries, and resumes with the outage backfilled."""
     store = QuotaStore(s3_uri, maintenance=None)
@@ -61,20 +54,20 @@ def test_object_store_full_pauses_the_feed_and_resumes_when_space_is_freed(s3_ur
         try:
             assert ing.wait_stored(200, timeout=60 * timeout_unit)
             QuotaStore.full.set()
-            assert _wait(lambda: ing.stats.state == "store_full", 30 * timeout_unit), ing.stats
+            assert wait_until(lambda: ing.stats.state == "store_full", 30 * timeout_unit), ing.stats
             st = ing.stats
             assert "StoreFullError" in (st.last_error or "") and not st.restart_required
-            assert _wait(lambda: ing.stats.feed_state == "stopped", 30 * timeout_unit), ing.stats
+            assert wait_until(lambda: ing.stats.feed_state == "stopped", 30 * timeout_unit), ing.stats
             accepted = ing.stats.accepted
             time.sleep(1.0 * timeout_unit)
             assert ing.stats.accepted == accepted and ing.stats.state == "store_full"  # nothing more accepted
-            assert _wait(lambda: QuotaStore.refused >= 2, 30 * timeout_unit), QuotaStore.refused  # it keeps retrying
+            assert wait_until(lambda: QuotaStore.refused >= 2, 30 * timeout_unit), QuotaStore.refused  # it keeps retrying
             assert ing.stats.accepted == accepted  # ... and still accepts nothing
             QuotaStore.full.clear()  # space freed
-            assert _wait(lambda: ing.stats.state == "running" and ing.stats.feed_state == "connected", 60 * timeout_unit)
+            assert wait_until(lambda: ing.stats.state == "running" and ing.stats.feed_state == "connected", 60 * timeout_unit)
             time.sleep(1.0 * timeout_unit)
             target = {s: ex.call_in_loop(lambda s=s: ex.histories[s].last_id) for s in SYMBOLS}
-            assert _wait(lambda: all(ing.stats.last_ids.get(s, -1) >= target[s] for s in SYMBOLS), 60 * timeout_unit)
+            assert wait_until(lambda: all(ing.stats.last_ids.get(s, -1) >= target[s] for s in SYMBOLS), 60 * timeout_unit)
         finally:
             QuotaStore.full.clear()
             stats = ing.stop()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from quantkit.ingest.campaign import run_kill_scenario
+from _support.campaign import run_kill_scenario
 
 
 def test_kill_minus_9_three_times_loses_and_duplicates_nothing(tmp_path: Path, timeout_unit: float) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from quantkit.ingest.campaign import run_concurrency
+from _support.campaign import run_concurrency
 
 
 def test_eight_readers_for_twenty_seconds_see_no_error_and_nothing_go_backwards(tmp_path: Path, timeout_unit: float) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from quantkit.ingest.campaign import run_sharded
+from _support.campaign import run_sharded
 
 
 def test_two_writers_sharded_by_symbol_on_s3_store_exactly_what_was_published(s3_uri: str, timeout_unit: float) -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, Awaitable, Callable, Iterator
@@ -24,6 +23,8 @@ from typing import Any, Awaitable, Callable, Iterator
 import orjson
 import pytest
 from websockets.asyncio.server import ServerConnection, serve
+
+from _support.waiting import wait_until as _wait_until
 
 from quantkit.feed import FeedClient
 
@@ -250,11 +251,8 @@ def wait_until(timeout_unit: float) -> Callable[..., None]:
     """Poll ``predicate`` every 10 ms until true; fail after ``units`` x timeout_unit seconds."""
 
     def wait(predicate: Callable[[], bool], units: float = 10.0, what: str = "condition") -> None:
-        deadline = time.monotonic() + units * timeout_unit
-        while not predicate():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {what}")
-            time.sleep(0.01)
+        if not _wait_until(predicate, units * timeout_unit, 0.01):
+            raise AssertionError(f"timed out waiting for {what}")
 
     return wait
 

@@ -112,6 +112,7 @@ def test_refused_connections_back_off_then_connect(feed_server, feed_runner, wai
     wait_until(lambda: len(got) == 1, what="first trade")
     s = client.stats
     assert server.handshakes == 4 and s.attempts == 4 and s.connections == 1
+    assert s.reconnects == 3  # reconnect attempts, the refused ones included
     # delays 0.01 x cap, caps 0.5, 1.0, 1.5 (capped): the last one is 0.015 s
     assert s.last_retry_delay == pytest.approx(0.015)
     assert s.last_error is not None and "503" in s.last_error

@@ -6,7 +6,7 @@ import importlib
 
 import quantkit.feed
 
-SUBMODULES = ("backfill", "backoff", "client", "endpoints", "gaps", "messages", "rest")
+SUBMODULES = ("backfill", "backoff", "client", "discovery", "endpoints", "gaps", "messages", "rest")
 
 
 def test_package_all_is_union_of_submodules() -> None:

@@ -166,14 +166,14 @@ def _get(answer: bytes, **kwargs: Any) -> tuple[Any, list[bytes]]:
 
 
 def test_http_get_content_length_and_headers() -> None:
-    """A Content-Length body is read exactly; headers are lower-cased; the request is one GET with Connection: close."""
+    """A Content-Length body is read exactly; headers are lower-cased; the request is one keep-alive GET."""
     body = orjson.dumps([{"a": 1}])
     resp, heads = _get(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nX-MBX-USED-WEIGHT-1M: 4\r\n\r\n%s" % (len(body), body),
                        headers={"X-MBX-APIKEY": "k"})
     assert resp.status == 200 and resp.body == body and resp.headers["x-mbx-used-weight-1m"] == "4"
     head = heads[0].decode()
     assert head.startswith("GET /api/v3/aggTrades?symbol=X&fromId=1 HTTP/1.1\r\n")
-    assert "Connection: close" in head and "X-MBX-APIKEY: k" in head
+    assert "Connection: keep-alive" in head and "X-MBX-APIKEY: k" in head
 
 
 def test_http_get_chunked_and_until_eof() -> None:

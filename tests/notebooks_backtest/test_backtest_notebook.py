@@ -20,7 +20,8 @@ import papermill as pm
 import pytest
 
 from quantkit.backtest import Costs, Execution, Hedge, Split, ZScoreBand, backtest_pair, sweep_pair
-from quantkit.dashboard.backtest_page import MAX_POINTS, BacktestPage, PageParams, load_pair
+from quantkit.analytics import load_pair as load_pair_bars
+from quantkit.dashboard.backtest_page import MAX_POINTS, BacktestPage, PageParams
 from quantkit.store import TickStore, import_files
 
 BYBIT_1M = "bybit_linear_klines_2025-04_2025-07_crypto_backtester/1m"
@@ -51,6 +52,11 @@ def tick_store(tmp_path_factory, shared_data):
     import_files(store, paths, progress=False)
     yield store, uri
     store.close()
+
+
+def load_pair(store, y: str, x: str, bar_size: str, start=None, end=None, *, field: str = "close") -> pd.DataFrame:
+    """One bar field of both legs on their aligned bars, read by the one pair loader (quantkit.analytics.load_pair)."""
+    return load_pair_bars(store, y, x, bar_size, start, end).field(field)
 
 
 def _candle_params(**kw) -> PageParams:

@@ -63,8 +63,8 @@ def test_page_builds_figures_tables_and_opens_scanner_rows(research_store):
     assert (page.y_dd.value, page.x_dd.value) == (target["y"], target["x"])
     assert page.data.scan is d.scan  # ranking kept, only the pair changed
     assert page.data.ols.beta == pytest.approx(
-        qa.ols_hedge(*qa.align_pair(store.bars(target["y"], "5m", START, END), store.bars(target["x"], "5m", START, END),
-                                    log=True).T.to_numpy()).beta, rel=1e-12)
+        qa.ols_hedge(*np.log(qa.load_pair(store, target["y"], target["x"], "5m", START, END).pair).T.to_numpy()).beta,
+        rel=1e-12)
 
 
 def test_page_reports_bad_choices_in_its_status_line(research_store):
@@ -99,12 +99,10 @@ def test_research_notebook_headless_matches_analytics(research_store, tmp_path, 
     summary = json.loads(summary_path.read_text())
 
     # the same analysis, done here directly with quantkit.analytics on bars read back from the store
-    by = store.bars("ETHUSDT", "5m", START, END)
-    bx = store.bars("BTCUSDT", "5m", START, END)
-    pair = qa.align_pair(by, bx, log=True)
+    pair = np.log(qa.load_pair(store, "ETHUSDT", "BTCUSDT", "5m", START, END).pair)  # start inclusive, end exclusive
     y, x = pair["y"], pair["x"]
     ols = qa.ols_hedge(y, x)
-    eg_yx, eg_xy = qa.engle_granger(y, x), qa.engle_granger(x, y)
+    eg_yx, eg_xy = qa.engle_granger(y, x, method="gram"), qa.engle_granger(x, y, method="gram")
     jo = qa.johansen(pd.DataFrame({"y": y, "x": x}))
     hl = qa.half_life(ols.resid)
     kp = qa.kpss(ols.resid)

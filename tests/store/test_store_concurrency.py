@@ -11,7 +11,7 @@ from typing import Callable
 import pandas as pd
 import pytest
 
-from quantkit.store import MaintenancePolicy, TickStore
+from quantkit.store import GapRecord, MaintenancePolicy, TickStore
 
 HERE = str(Path(__file__).resolve().parent)
 
@@ -73,18 +73,10 @@ def test_symbols_catalogue(store: TickStore, ticks_factory: Callable[..., pd.Dat
 def test_gaps_and_records(store: TickStore) -> None:
     """Gaps are recorded and filtered by symbol; generic record tables append, rewrite and read back."""
 
-    class Gap:  # the shape of quantkit.feed's Gap
-        symbol = "ETHUSDT"
-        from_id = 100
-        to_id = 104
-        first_missing_time = 1_723_075_200_000
-        next_trade_time = 1_723_075_200_500
-        detected_at = 1_723_075_201_000
-        filled = True
-        reason = None
-
+    gap = GapRecord("ETHUSDT", 100, 104, first_missing_time=1_723_075_200_000, next_trade_time=1_723_075_200_500,
+                    detected_at=1_723_075_201_000, filled=True)
     store.record_gap("BTCUSDT", 5, 9, detected_at="2024-08-08 00:00:00")
-    store.record_gap(Gap())
+    store.record_gap(gap)
     gaps = store.gaps()
     assert gaps[["symbol", "from_id", "to_id", "missing"]].values.tolist() == [["BTCUSDT", 5, 9, 5], ["ETHUSDT", 100, 104, 5]]
     assert pd.isna(gaps["first_missing_time"].iloc[0])
@@ -95,6 +87,8 @@ def test_gaps_and_records(store: TickStore) -> None:
     assert store.gaps("ethusdt")["from_id"].tolist() == [100]
     with pytest.raises(ValueError):
         store.record_gap("BTCUSDT", 9, 5)
+    with pytest.raises(TypeError, match="GapRecord"):
+        store.record_gap(object())  # type: ignore[arg-type]  (duck-typed gap objects are refused)
     t = pd.DatetimeIndex(["2024-01-01 00:00", "2024-01-01 00:01"], name="time").tz_localize("UTC")
     store.write_records("alerts", pd.DataFrame({"level": ["warn", "info"], "value": [1.5, 2.0]}, index=t))
     store.write_records("alerts", pd.DataFrame({"level": ["crit"], "value": [3.0]}, index=t[:1] - pd.Timedelta("1h")))

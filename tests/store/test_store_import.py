@@ -43,12 +43,12 @@ def test_captures_imported_newest_first_still_complete(store: TickStore, shared_
 
 
 def test_futures_file_needs_its_own_symbol(store: TickStore, shared_data: Path) -> None:
-    """A futures file for a symbol holding spot ticks fails with a hint; with symbol= it is stored."""
+    """A USD-M file goes to the perpetual's name (quantkit.symbols); forced onto the spot symbol it fails with a hint."""
     import_files(store, [shared_data / SPOT_BTC], progress=False)
-    clash = import_files(store, [shared_data / UM_BTC], progress=False)
+    clash = import_files(store, [shared_data / UM_BTC], symbol="BTCUSDT", progress=False)
     assert not clash.ok and "BTCUSDT_PERP" in (clash.errors[0].error or "") and clash.stored == 0
-    ok = import_files(store, [shared_data / UM_BTC], symbol="BTCUSDT_PERP", progress=False)
-    assert (ok.stored, ok.ok) == (21_313, True)
+    ok = import_files(store, [shared_data / UM_BTC], progress=False)
+    assert (ok.stored, ok.ok) == (21_313, True) and ok.files[0].symbols == ("BTCUSDT_PERP",)
     markets = store.symbols().set_index("symbol")["market"].to_dict()
     assert markets == {"BTCUSDT": "spot", "BTCUSDT_PERP": "futures"}
 
@@ -75,8 +75,8 @@ def test_corrupted_bybit_candles(store: TickStore, shared_data: Path, tmp_path: 
     assert (row["kind"], row["interval"], row["count"]) == ("candles", "1m", 497)
 
 
-def test_candle_reimport_replaces_partial_last_bar(store: TickStore, shared_data: Path, tmp_path: Path) -> None:
-    """A later file with a corrected candle replaces it (later wins); unchanged rows count as duplicates."""
+def test_candle_reimport_refuses_a_changed_bar_unless_replace(store: TickStore, shared_data: Path, tmp_path: Path) -> None:
+    """A later file with a changed candle is refused as a conflict (file:line) unless replace=True; unchanged rows are duplicates."""
     src = gzip.decompress((shared_data / BYBIT / "5m/XRPUSDT_5m.csv.gz").read_bytes()).decode().splitlines()
     early = tmp_path / "early" / "XRPUSDT_5m.csv"
     early.parent.mkdir()
@@ -87,10 +87,16 @@ def test_candle_reimport_replaces_partial_last_bar(store: TickStore, shared_data
     late.parent.mkdir()
     late.write_text("\n".join(src[:100] + [",".join(fields)] + src[101:151]) + "\n")
     assert import_files(store, [early], progress=False).stored == 100
+    before = store.candles("XRPUSDT", "5m")
     rep = import_files(store, [late], progress=False)
-    assert (rep.stored, rep.duplicates) == (51, 99)
+    assert (rep.stored, rep.duplicates, rep.conflicts) == (50, 99, 1) and not rep.complete
+    assert [(r.path, r.line, r.reason) for r in rep.rejected] == [(str(late), 101, "conflict")]
     candles = store.candles("XRPUSDT", "5m")
-    assert len(candles) == 150 and candles["volume"].iloc[99] == float(fields[5])
+    assert len(candles) == 150
+    pd.testing.assert_frame_equal(candles.iloc[:100], before)  # the stored candle is unchanged
+    rep = import_files(store, [late], progress=False, replace=True)
+    assert (rep.stored, rep.duplicates, rep.conflicts) == (1, 149, 0) and rep.complete
+    assert store.candles("XRPUSDT", "5m")["volume"].iloc[99] == float(fields[5])
 
 
 def test_directory_import_skips_non_data_files(store: TickStore, shared_data: Path, tmp_path: Path) -> None:
@@ -104,3 +110,29 @@ def test_directory_import_skips_non_data_files(store: TickStore, shared_data: Pa
     assert store.symbols()["symbol"].tolist() == ["ETHUSD_PERP"]
     bad = import_files(store, [d / "README.md"], progress=False)
     assert not bad.ok and "FAILED" in str(bad)
+
+
+def test_trade_conflicts_are_refused_with_file_and_line_unless_replace(store: TickStore, shared_data: Path, tmp_path: Path) -> None:
+    """A stored trade id with another price or time is a conflict (file:line), the stored trade kept; replace=True swaps it."""
+    lines = gzip.decompress((shared_data / SPOT_BTC).read_bytes()).decode().splitlines()[:300]
+    good = tmp_path / "spot_BTCUSDT-trades-2024-08-08.csv"
+    good.write_text("\n".join(lines) + "\n")
+    assert import_files(store, [good], progress=False).complete
+    before = store.ticks("BTCUSDT")
+    rows = [ln.split(",") for ln in lines]
+    rows[9][1] = f"{float(rows[9][1]) + 1:.8f}"  # line 10: another price
+    rows[19][4] = str(int(rows[19][4]) + 5)  # line 20: another time (same order)
+    bad = tmp_path / "again" / "spot_BTCUSDT-trades-2024-08-08.csv"
+    bad.parent.mkdir()
+    bad.write_text("\n".join(",".join(r) for r in rows) + "\n")
+    rep = import_files(store, [bad], progress=False)
+    assert (rep.stored, rep.duplicates, rep.conflicts) == (0, 298, 2) and not rep.complete
+    assert [(r.line, r.reason) for r in rep.rejected] == [(10, "conflict"), (20, "conflict")]
+    pd.testing.assert_frame_equal(store.ticks("BTCUSDT"), before)
+    rep = import_files(store, [bad], progress=False, replace=True)
+    assert (rep.stored, rep.conflicts) == (2, 0) and rep.complete
+    after = store.ticks("BTCUSDT")
+    assert len(after) == 300 and after["trade_id"].is_unique
+    by_id = after.reset_index().set_index("trade_id")
+    assert by_id.loc[int(rows[9][0]), "price"] == float(rows[9][1])
+    assert int(by_id.loc[int(rows[19][0]), "time"].value // 1_000_000) == int(rows[19][4])

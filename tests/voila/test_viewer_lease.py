@@ -146,12 +146,11 @@ def test_the_watchdog_thread_starts_and_stops(timeout_unit: float) -> None:
     lease.on_expire(lambda: expired.append(1))
     lease.start()
     try:
-        thread = lease._thread
-        assert thread is not None and thread.is_alive()
+        assert lease._loop.running
         deadline = time.monotonic() + 10 * timeout_unit
         while not expired and time.monotonic() < deadline:
             time.sleep(0.05)
         assert expired == [1]
     finally:
         lease.stop()
-    assert lease._thread is None
+    assert not lease._loop.running

@@ -24,6 +24,8 @@ from typing import Any, Callable
 
 from jupyter_server.services.kernels.connection.base import deserialize_msg_from_ws_v1, serialize_msg_to_ws_v1
 
+from _support.waiting import free_port, wait_until  # noqa: F401  (re-exported to the voila tests)
+
 from quantkit.dashboard.serve import V1_PROTOCOL as V1
 from quantkit.dashboard.serve import kernel_pids, stop_voila
 
@@ -37,22 +39,6 @@ SYMBOLS = ("SYNAUSDT", "SYNBUSDT", "SYNCUSDT", "SYNDUSDT")
 VIEWER_TIMEOUT_S = 3
 CULL_IDLE_S = 2
 CULL_INTERVAL_S = 1
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.1) -> bool:
-    """Poll ``predicate`` until it is true or ``timeout`` seconds pass; returns its last value."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return bool(predicate())
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class VoilaServer:

@@ -35,12 +35,20 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 import numpy as np
 import pandas as pd
 
+from quantkit._threads import ServiceThread
 from quantkit.alerts import TRACK_FIELDS, AlertMonitor, Rule, default_rules
 from quantkit.config import StoreConfig, default_data_dir
-from quantkit.dashboard.live._decimate import DecimationCache, plan_decimation
-from quantkit.dashboard.live.metrics import fast_metrics, render_alerts, render_metrics, render_status, slow_metrics
+from quantkit.analytics.decimation import DecimationCache, plan_decimation
+from quantkit.dashboard.live.metrics import (
+    fast_metrics,
+    ingest_problem,
+    render_alerts,
+    render_metrics,
+    render_status,
+    slow_metrics,
+)
 from quantkit.dashboard.live.params import VIEW_FIELDS, LiveParams, ParameterError
-from quantkit.dashboard.live.status_file import default_status_path, read_status
+from quantkit.ingest.heartbeat import default_status_path, read_status
 from quantkit.errors import DashboardError
 
 if TYPE_CHECKING:
@@ -158,7 +166,7 @@ class LiveDashboard:
         self._queue: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = ServiceThread(lambda _stop: self._run(), name="quantkit-live-dashboard", stop=self._stop)
         self._step_lock = threading.RLock()  # held by each cycle; frame()/series() readers wait for it
 
         self.monitor: AlertMonitor | None = None
@@ -200,23 +208,18 @@ class LiveDashboard:
     @property
     def running(self) -> bool:
         """True while the publisher thread runs."""
-        return self._thread is not None and self._thread.is_alive()
+        return self._loop.running
 
     def start(self) -> "LiveDashboard":
         """Start the publisher thread (idempotent); returns ``self``."""
-        if not self.running:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="quantkit-live-dashboard", daemon=True)
-            self._thread.start()
+        self._loop.start()
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the publisher thread (idempotent). The widgets keep their last state."""
         self._stop.set()
         self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self._loop.stop(timeout)
         self._state = "stopped"
         try:
             self.view.set_html("status", render_status(self._status_info(self._clock())))
@@ -582,9 +585,13 @@ class LiveDashboard:
                 ingest_tps=hb.get("ticks_per_second"),
                 reconnects=hb.get("reconnects"),
                 ingest_error=hb.get("last_error"),
+                ingest_problem=ingest_problem(hb.data),
             )
         else:
             info.update(heartbeat=False, feed_state="unknown" if hb.data == {} else "stale heartbeat")
+            stale_problem = ingest_problem(hb.data) if hb.data else None
+            if stale_problem:  # the ingest stopped in an error state (e.g. store full): say why, with its age
+                info["ingest_problem"] = f"{stale_problem} (last heartbeat {hb.age_s:,.0f} s ago)"
         if mon is not None and mon.source.last_tick_ms >= 0:
             last = mon.source.last_tick_ms
             info["last_tick_ms"] = last

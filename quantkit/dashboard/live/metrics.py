@@ -1,7 +1,7 @@
 """The numbers of the metrics strip, and the HTML of the strip, feed-status and alert panels.
 
 Two cadences: :func:`fast_metrics` is cheap (sums over the last window of a
-:class:`~quantkit.alerts.PairTracker`) and runs at every publish;
+:class:`~quantkit.alerts.PairTrack`) and runs at every publish;
 :func:`slow_metrics` runs statistical tests (ADF of the spread, Engle-Granger
 of the legs, half-life, volatility regime) on the last window and runs every
 few seconds. Rendering functions escape every string they insert.
@@ -16,17 +16,18 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from quantkit.alerts import LONG_SPREAD, SHORT_SPREAD, TRACK_FIELDS, Alert, PairTracker
+from quantkit.alerts import LONG_SPREAD, SHORT_SPREAD, TRACK_FIELDS, Alert, PairTrack
 from quantkit.analytics import adf, engle_granger, half_life, volatility_regime
 from quantkit.errors import AnalyticsError
 
-__all__ = ["fast_metrics", "render_alerts", "render_metrics", "render_status", "slow_metrics"]
+__all__ = ["fast_metrics", "ingest_problem", "render_alerts", "render_ingest_problem", "render_metrics", "render_status",
+           "slow_metrics"]
 
 _C = {c: i for i, c in enumerate(TRACK_FIELDS)}
 _NAN = math.nan
 
 
-def fast_metrics(tracker: PairTracker, window: int) -> dict[str, float]:
+def fast_metrics(tracker: PairTrack, window: int) -> dict[str, float]:
     """Latest statistics plus window VWAP and taker imbalance of each leg.
 
     Returns:
@@ -58,7 +59,7 @@ def _try(fn: Any) -> Any:
         return None
 
 
-def slow_metrics(tracker: PairTracker, window: int, bar_seconds: float) -> dict[str, Any]:
+def slow_metrics(tracker: PairTrack, window: int, bar_seconds: float) -> dict[str, Any]:
     """Tests recomputed on a slower cadence, on the last ``window`` bars.
 
     Returns:
@@ -137,6 +138,23 @@ def render_metrics(fast: Mapping[str, float], slow: Mapping[str, Any], *, live_p
     return f"<table class='qk-strip'><tr>{head}</tr><tr>{body}</tr></table>"
 
 
+def ingest_problem(heartbeat: Mapping[str, Any]) -> str | None:
+    """The reason an ingest heartbeat reports an error state, or ``None`` when it reports none.
+
+    An error state is ``state`` ``"error"`` (receiving but storing nothing), ``"store_full"``, or
+    ``restart_required``; the reason is the heartbeat's ``error``, else its ``last_error``, else the state.
+    """
+    state = str(heartbeat.get("state") or "")
+    if state not in ("error", "store_full") and not heartbeat.get("restart_required") and not heartbeat.get("error"):
+        return None
+    return str(heartbeat.get("error") or heartbeat.get("last_error") or state or "error")
+
+
+def render_ingest_problem(reason: str) -> str:
+    """The red line shown while the ingest reports an error state (escaped)."""
+    return f"<span class='qk-err qk-ingest-error'>ingest error: {html.escape(reason)}</span>"
+
+
 def render_status(info: Mapping[str, Any]) -> str:
     """The feed-status panel.
 
@@ -144,8 +162,8 @@ def render_status(info: Mapping[str, Any]) -> str:
         info: ``state`` (publisher state), ``feed_state``, ``heartbeat`` (bool: an ingest
             heartbeat is fresh), ``ticks_per_s``, ``ingest_tps``, ``ingest_lag_ms``, ``last_tick_ms``,
             ``tick_age_s``, ``send_lag_ms``, ``rejected``, ``gaps``, ``gaps_unfilled``, ``reconnects``,
-            ``ingest_error``, ``update_ms``, ``read_ms``, ``publishes``, ``errors``, ``last_error``,
-            ``browser_age_s``.
+            ``ingest_error``, ``ingest_problem`` (an error state of the heartbeat: shown first, in
+            red), ``update_ms``, ``read_ms``, ``publishes``, ``errors``, ``last_error``, ``browser_age_s``.
     """
     last_ms = info.get("last_tick_ms")
     if last_ms is not None and last_ms >= 0:
@@ -155,9 +173,11 @@ def render_status(info: Mapping[str, Any]) -> str:
     else:
         last = "<span class='qk-last-tick' data-ms=''>none yet</span>"
     feed = str(info.get("feed_state") or "unknown")
-    fcls = "qk-ok" if feed == "connected" else "qk-warn" if feed in ("reconnecting", "connecting") else ""
+    problem = info.get("ingest_problem")
+    fcls = "qk-err" if problem else "qk-ok" if feed == "connected" else "qk-warn" if feed in ("reconnecting", "connecting") else ""
     src = "ingest heartbeat" if info.get("heartbeat") else "store only (no ingest heartbeat)"
-    rows = [
+    rows = [("ingest", render_ingest_problem(str(problem)))] if problem else []
+    rows += [
         ("publisher", html.escape(str(info.get("state", "")))),
         ("feed", f"<span class='{fcls} qk-feed-state'>{html.escape(feed)}</span> <small>({src})</small>"),
         ("ticks/s (pair)", _f(info.get("ticks_per_s"), ",.1f")
@@ -174,7 +194,7 @@ def render_status(info: Mapping[str, Any]) -> str:
         ("browser heartbeat", "none yet" if info.get("browser_age_s") is None
          else _f(info.get("browser_age_s"), ".0f") + " s ago"),
     ]
-    if info.get("ingest_error"):
+    if info.get("ingest_error") and info.get("ingest_error") != problem:
         rows.append(("ingest error", f"<span class='qk-warn'>{html.escape(str(info['ingest_error']))}</span>"))
     if info.get("errors"):
         rows.append(("errors", f"<span class='qk-err qk-error'>{int(info['errors'])}: "

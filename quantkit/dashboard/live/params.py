@@ -11,13 +11,13 @@ values of the *view* fields (:data:`VIEW_FIELDS`) are ever applied there.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from quantkit.alerts.bars import bar_ms
-from quantkit.alerts.tracker import HEDGE_METHODS
+from quantkit.analytics import HEDGE_METHODS
 from quantkit.errors import DashboardError
+from quantkit.store import bar_ms
+from quantkit.symbols import check_symbol, is_symbol
 
 __all__ = ["BAR_CHOICES", "PRICE_STYLES", "VIEW_FIELDS", "LiveParams", "ParameterError"]
 
@@ -28,7 +28,6 @@ PRICE_STYLES: tuple[str, ...] = ("line", "candles")
 #: Fields a read-only viewer may change (they only change what is shown).
 VIEW_FIELDS: frozenset[str] = frozenset({"y", "x", "bar", "window", "price_style"})
 
-_SYMBOL = re.compile(r"^[A-Z0-9]{2,30}$")
 
 
 class ParameterError(DashboardError, ValueError):
@@ -101,7 +100,7 @@ class LiveParams:
         for leg in ("y", "x"):
             v = getattr(self, leg)
             if v is not None:
-                if not isinstance(v, str) or not _SYMBOL.match(v):
+                if not isinstance(v, str) or not is_symbol(v) or check_symbol(v) != v:
                     raise ParameterError(leg, v, "expected an upper-case symbol such as BTCUSDT")
         if self.y is not None and self.y == self.x:
             raise ParameterError("x", self.x, "must differ from y")

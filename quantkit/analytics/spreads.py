@@ -11,9 +11,11 @@ Conventions:
   while they contain a NaN): no look-ahead.
 * ``ddof`` = delta degrees of freedom of the rolling standard deviation:
   the divisor is ``window - ddof``. Default **0** (population std), which is
-  what the streaming estimators and Chan's examples use; pandas' own
-  ``rolling().std()`` defaults to ddof=1. The difference is a constant factor
-  ``sqrt((w-1)/w)`` on the z-score.
+  what the streaming estimators (the live dashboard and alerts) use, so batch
+  and live z-scores agree. ``ddof=1`` (sample std) is the textbook convention:
+  pandas' ``rolling().std()``, MATLAB's ``std`` and so Chan's (2013) examples.
+  The difference is the constant factor ``sqrt((w-1)/w)`` on the z-score (0.8 %
+  for w = 60; a Bollinger entry of k with ddof=1 is k * sqrt(w/(w-1)) with ddof=0).
 * A window whose standard deviation is zero (to ~1e-6 relative) gives a NaN
   z-score, not +-inf.
 """
@@ -74,17 +76,28 @@ def spread(y: Any, x: Any, beta: Any, alpha: Any = 0.0, *, log: bool = False) ->
     return pd.Series(ya - a - b * xa, index=index, name="spread")
 
 
-def _moments(s: Any, window: int, ddof: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, pd.Index]:
+def _moments(s: Any, window: int, ddof: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, pd.Index]:
+    """``(values, mean, std, zero, index)``; ``zero`` lists the bars whose window std is zero (std set to 0)."""
     arr, index = as_array(s, "s", min_n=1, allow_nan=True)
     w = check_window(window, len(arr), minimum=1)
     d = check_int(ddof, "ddof", minimum=0)
     if d >= w:
         raise AnalyticsError(f"ddof={d}: must be < window ({w})")
     m = rolling_moments(arr, w)
-    var = m.m2_x / (w - d)
-    zero = ~(m.m2_x > _ZERO_VAR * m.raw_xx)
-    std = np.sqrt(var)
-    return arr, m.mean_x, np.where(zero & ~np.isnan(var), 0.0, std), index
+    std = m.m2_x / float(w - d)
+    np.sqrt(std, out=std)
+    scale = m.raw_xx * _ZERO_VAR
+    zero = np.flatnonzero(np.less_equal(m.m2_x, scale, out=np.empty(len(arr), dtype=bool)))  # NaN: not zero
+    std[zero] = 0.0
+    return arr, m.mean_x, std, zero, index
+
+
+def _z(arr: np.ndarray, mean: np.ndarray, std: np.ndarray, zero: np.ndarray) -> np.ndarray:
+    z = np.subtract(arr, mean)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z /= std
+    z[zero] = np.nan
+    return z
 
 
 def rolling_mean_std(s: Any, window: int, *, ddof: int = 0) -> pd.DataFrame:
@@ -98,7 +111,7 @@ def rolling_mean_std(s: Any, window: int, *, ddof: int = 0) -> pd.DataFrame:
     Returns:
         DataFrame with columns ``mean`` and ``std``.
     """
-    _, mean, std, index = _moments(s, window, ddof)
+    _, mean, std, _, index = _moments(s, window, ddof)
     return pd.DataFrame({"mean": mean, "std": std}, index=index)
 
 
@@ -115,11 +128,8 @@ def zscore(s: Any, window: int, *, ddof: int = 0) -> pd.Series:
         where the window std is zero.
     """
     check_int(window, "window", minimum=2)
-    arr, mean, std, index = _moments(s, window, ddof)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = (arr - mean) / std
-    z[~(std > 0)] = np.nan
-    return pd.Series(z, index=index, name="z")
+    arr, mean, std, zero, index = _moments(s, window, ddof)
+    return pd.Series(_z(arr, mean, std, zero), index=index, name="z", copy=False)
 
 
 def bollinger_bands(s: Any, window: int, *, k: float = 2.0, ddof: int = 0) -> pd.DataFrame:
@@ -136,8 +146,6 @@ def bollinger_bands(s: Any, window: int, *, k: float = 2.0, ddof: int = 0) -> pd
     """
     k = check_positive_float(k, "k")
     check_int(window, "window", minimum=2)
-    arr, mean, std, index = _moments(s, window, ddof)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = (arr - mean) / std
-    z[~(std > 0)] = np.nan
+    arr, mean, std, zero, index = _moments(s, window, ddof)
+    z = _z(arr, mean, std, zero)
     return pd.DataFrame({"mid": mean, "upper": mean + k * std, "lower": mean - k * std, "z": z}, index=index)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from quantkit.dashboard.live import StatusFileWriter, default_status_path, read_status, write_status
+from quantkit.ingest.heartbeat import StatusFileWriter, default_status_path, read_status, write_status
 from quantkit.ingest import IngestStats
 
 

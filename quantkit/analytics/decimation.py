@@ -1,10 +1,18 @@
-"""Bounded points per line: recent bars at full resolution, older bars as min/max per bucket.
+"""The one chart decimator: bounded points per line that never hide a minimum or a maximum.
+
+Every chart of quantkit (the live dashboard, the Voila page, the research and
+backtest pages, the report figures) draws long series through this module.
+A series longer than ``max_points`` is cut into buckets; each bucket becomes
+two points at the bucket's first and last time holding the bucket's minimum and
+maximum (in the order the bucket went: rising buckets draw min then max), so a
+drawdown trough or a price spike is always drawn at its true value. Candles are
+merged per bucket (open of the first, max high, min low, close of the last).
 
 Buckets are aligned on the global bar number (``origin + i``) and their size is
 a power of two, so as bars stream in the older buckets do not shift: the drawn
-history stays still and only its right end moves. Each bucket becomes two
-points at the bucket's first and last time, holding the minimum and the maximum
-(in the order the bucket went: rising buckets draw min then max).
+history stays still and only its right end moves. Live charts keep about a
+quarter of ``max_points`` for the most recent bars at full resolution
+(:func:`plan_decimation`'s ``recent``); static charts pass ``recent=0``.
 """
 
 from __future__ import annotations
@@ -14,8 +22,9 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+import pandas as pd
 
-__all__ = ["Decimation", "DecimationCache", "plan_decimation"]
+__all__ = ["Decimation", "DecimationCache", "decimate_lines", "decimate_series", "plan_decimation"]
 
 
 @dataclass(frozen=True)
@@ -160,18 +169,19 @@ class DecimationCache:
         return np.concatenate(parts_t), np.concatenate(parts_v)
 
 
-def plan_decimation(n: int, origin: int, max_points: int) -> Decimation:
+def plan_decimation(n: int, origin: int, max_points: int, *, recent: int | None = None) -> Decimation:
     """Plan the decimation of ``n`` bars whose first bar has global number ``origin``.
 
     Args:
         n: bars held.
         origin: global number of the first held bar (bars seen before it).
-        max_points: points allowed per line (>= 4); about a quarter of them draw the most
-            recent bars at full resolution, the rest the older bars as min/max pairs.
+        max_points: points allowed per line (>= 4).
+        recent: newest bars drawn at full resolution (default ``max_points // 4``; 0 for static
+            charts: every bar goes into a bucket but the last partial one).
     """
     if n <= max_points:
         return Decimation(np.empty(0, dtype=np.int64), 0, n)
-    recent = max(1, max_points // 4)
+    recent = max(1, max_points // 4) if recent is None else max(0, int(recent))
     budget = max(1, (max_points - recent) // 2)  # buckets available for the older part (first guess)
     size = 1 << max(0, math.ceil(math.log2(max(1, math.ceil((n - recent) / budget)))))
     end_g = origin + n
@@ -185,3 +195,44 @@ def plan_decimation(n: int, origin: int, max_points: int) -> Decimation:
         if 2 * len(starts) + (n - split) <= max_points:
             return Decimation(starts, split, n, size)
         size *= 2
+
+
+def decimate_lines(t: np.ndarray, *cols: np.ndarray, max_points: int) -> tuple[np.ndarray, ...]:
+    """Static-chart decimation of lines sharing one x axis.
+
+    Args:
+        t: x values (n,), e.g. ``datetime64`` times.
+        *cols: y values, each (n,), float (NaN kept where the bucket is all NaN).
+        max_points: points allowed per line.
+
+    Returns:
+        ``(t_out, col_out, ...)``: every bucket's min and max of every column survive.
+    """
+    t = np.asarray(t)
+    if not cols:
+        return (t,)
+    v = np.column_stack([np.asarray(c, dtype=np.float64) for c in cols])
+    plan = plan_decimation(len(t), 0, max_points, recent=0)
+    with np.errstate(invalid="ignore"):
+        tt, vv = plan.lines(t, v)
+    return (tt,) + tuple(np.ascontiguousarray(vv[:, i]) for i in range(vv.shape[1]))
+
+
+def decimate_series(series: pd.Series, max_points: int) -> pd.Series:
+    """At most ``max_points`` points of ``series`` (NaNs dropped first), keeping each bucket's min and max.
+
+    The points are real points of the series (their own index labels), in time order.
+    """
+    s = series.dropna()
+    n = len(s)
+    if n <= max_points:
+        return s
+    v = s.to_numpy(dtype=np.float64)
+    plan = plan_decimation(n, 0, max_points, recent=0)
+    split, size = plan.split, plan.size
+    if split == 0:
+        return s
+    grid = v[:split].reshape(-1, size)  # origin 0: every bucket before the split is full
+    base = np.arange(grid.shape[0], dtype=np.int64) * size
+    keep = np.concatenate([base + np.argmin(grid, axis=1), base + np.argmax(grid, axis=1), np.arange(split, n)])
+    return s.iloc[np.unique(keep)]

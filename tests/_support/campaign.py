@@ -1,7 +1,7 @@
 """The fault campaign: run the real exchange -> feed -> ingest -> store path under injected faults.
 
 Each scenario starts a :class:`~quantkit.exchange.LocalExchange` serving a seeded
-:class:`~quantkit.exchange.SyntheticMarket` with a :class:`~quantkit.exchange.faults.FaultPlan`,
+:class:`~quantkit.exchange.SyntheticMarket` with a :class:`~_support.faults.FaultPlan`,
 ingests it into a fresh store, switches the faults off once the market has stopped trading, waits
 for the ingest to catch up, and then compares the store with what the exchange published
 (:func:`compare_with_exchange`). Every figure of the result is counted, nothing is assumed:
@@ -42,9 +42,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from quantkit.config import SYNTHETIC_SYMBOLS, FeedConfig, IngestConfig, StoreConfig
-from quantkit.exchange import LocalExchange, SyntheticMarket
-from quantkit.exchange.faults import (
+from _support.faults import (
     BurstClock,
     Disconnects,
     DuplicateFrames,
@@ -57,7 +55,9 @@ from quantkit.exchange.faults import (
     ServerShutdowns,
     Stalls,
 )
-from quantkit.ingest.ingestor import Ingestor
+from quantkit.config import SYNTHETIC_SYMBOLS, FeedConfig, IngestConfig, StoreConfig
+from quantkit.exchange import LocalExchange, SyntheticMarket
+from quantkit.ingest import Ingestor
 from quantkit.store import MaintenancePolicy, TickStore
 
 __all__ = [
@@ -78,6 +78,9 @@ __all__ = [
 ]
 
 log = logging.getLogger("quantkit.ingest")
+
+#: The ingest child process script (run with this interpreter, not imported).
+_CHILD = Path(__file__).with_name("ingest_child.py")
 
 #: Counters of a FaultPlan that are bookkeeping, not injected faults.
 _NOT_FAULTS = frozenset({"connections", "refusal_window"})
@@ -229,7 +232,7 @@ class Scenario:
 
     Attributes:
         name: label in the table.
-        faults: the exchange-side faults (see :mod:`quantkit.exchange.faults`).
+        faults: the exchange-side faults (see :mod:`_support.faults`).
         burst: burst factor of the market (e.g. 20.0), ``None`` for a steady market.
         burst_every: mean wall seconds between bursts.
         burst_seconds: wall seconds per burst.
@@ -428,7 +431,7 @@ def run_scenario(
 
 
 class IngestChild:
-    """An ingest in its own process (``python -m quantkit.ingest._child``) whose acknowledgements we read.
+    """An ingest in its own process (``python tests/_support/ingest_child.py``) whose acknowledgements we read.
 
     Args:
         exchange_url: the exchange's REST base URL.
@@ -438,7 +441,7 @@ class IngestChild:
     """
 
     def __init__(self, exchange_url: str, uri: str, symbols: Sequence[str], *extra: str) -> None:
-        cmd = [sys.executable, "-m", "quantkit.ingest._child", "--exchange-url", exchange_url, "--store", uri,
+        cmd = [sys.executable, str(_CHILD), "--exchange-url", exchange_url, "--store", uri,
                "--symbols", ",".join(symbols), *extra]
         env = dict(os.environ)
         env.setdefault("PYTHONUNBUFFERED", "1")
@@ -524,6 +527,22 @@ def _caught_up(child: IngestChild, target: Mapping[str, int]) -> Callable[[Inges
     return lambda c: all(c.acks.get(s, -1) >= i for s, i in target.items())
 
 
+def _catch_up_and_check(
+    child: IngestChild, ex: LocalExchange, store: TickStore, symbols: Sequence[str], timeout: float, label: str,
+    notes: list[str],
+) -> tuple[dict[str, int], dict[str, Comparison]]:
+    """Let ``child`` catch up with what the exchange published so far, stop it, compare the store; note problems."""
+    target = _last_published(ex, symbols)
+    if not child.wait_for(_caught_up(child, target), timeout):
+        notes.append(f"{label}: the ingest did not catch up: {child.acks} < {target}")
+    code = child.terminate()
+    if code != 0:
+        notes.append(f"{label}: the ingest exited with {code}")
+    cmp, problems = _check_store(store, ex, symbols, child.acks, "stored")
+    notes += [f"{label}: {p}" for p in problems]
+    return target, cmp
+
+
 def run_kill_scenario(
     workdir: str | Path,
     *,
@@ -576,14 +595,7 @@ def run_kill_scenario(
             checks += 1
             notes += [f"after kill {k + 1}: {p}" for p in problems]
         final = IngestChild(ex.url, uri, symbols, *extra)
-        target = _last_published(ex, symbols)
-        if not final.wait_for(_caught_up(final, target), timeout):
-            notes.append(f"final ingest did not catch up: {final.acks} < {target}")
-        code = final.terminate()
-        if code != 0:
-            notes.append(f"final ingest exited with {code}")
-        cmp, problems = _check_store(store, ex, symbols, final.acks, "stored")
-        notes += [f"final: {p}" for p in problems]
+        target, cmp = _catch_up_and_check(final, ex, store, symbols, timeout, "final", notes)
         for s, i in target.items():
             if (cmp[s].last_id or -1) < i:
                 notes.append(f"final: {s} stored up to {cmp[s].last_id}, published {i} before the final start")
@@ -642,14 +654,7 @@ def run_store_full_scenario(
         _, problems = _check_store(store, ex, symbols, first.acks, "stored")
         notes += [f"while full: {p}" for p in problems]
         second = IngestChild(ex.url, big, symbols, "--maintain-every", "0")
-        target = _last_published(ex, symbols)
-        if not second.wait_for(_caught_up(second, target), timeout):
-            notes.append(f"did not resume with a larger map: {second.acks} < {target}")
-        code = second.terminate()
-        if code != 0:
-            notes.append(f"resumed ingest exited with {code}")
-        cmp, problems = _check_store(store, ex, symbols, second.acks, "stored")
-        notes += [f"after resume: {p}" for p in problems]
+        _, cmp = _catch_up_and_check(second, ex, store, symbols, timeout, "after resume", notes)
     stats = dict(second.final or {})
     return ScenarioResult(f"store full (map_size={map_size})", injected, not notes, _total(cmp), stats,
                           time.monotonic() - t0, tuple(notes))
@@ -691,7 +696,7 @@ class ConcurrencyResult:
 
 
 def _start_readers(uri: str, library: str, symbols: Sequence[str], n: int, seconds: float, timeout: float) -> tuple[list[Any], Any, Any]:
-    from quantkit.ingest._child import READER_KINDS, read_loop
+    from _support.ingest_child import READER_KINDS, read_loop
 
     ctx = mp.get_context("spawn")
     ready, out, go = ctx.Queue(), ctx.Queue(), ctx.Event()
@@ -729,7 +734,7 @@ def run_concurrency(
     """One ingest writer (with frequent prune + compact) and ``readers`` reader processes for ``seconds``.
 
     Readers are dashboards (tail + 1 s bars + catalogue), reports (full read + 1 min bars + gaps)
-    and notebooks (recent window + bars); see :func:`quantkit.ingest._child.read_loop`.
+    and notebooks (recent window + bars); see :func:`_support.ingest_child.read_loop`.
     """
     store = TickStore(uri, maintenance=MaintenancePolicy(interval=None, every_appends=maintain_every))
     with LocalExchange(SyntheticMarket(seed=seed, speed=speed), ping_interval=2.0, ping_timeout=2.0) as ex:

@@ -38,7 +38,7 @@ import random
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterable, Sequence
+from typing import Callable, ClassVar, Iterable, Sequence
 
 import orjson
 
@@ -130,8 +130,36 @@ class _Timed(ConnectionPolicy):
         raise NotImplementedError
 
 
+class _Drop(_Timed):
+    def act(self, control: ConnectionControl) -> None:
+        self.plan.count("disconnect")
+        control.drop()
+
+
+class _Shutdown(_Timed):
+    def act(self, control: ConnectionControl) -> None:
+        self.plan.count("server_shutdown")
+        control.server_shutdown()
+
+
 @dataclass(frozen=True)
-class Disconnects(Fault):
+class _OnceAfter(Fault):
+    """A fault acting once on each connection after a random time (its policy class says how)."""
+
+    mean_interval: float = 3.0
+    max_interval: float | None = None
+    _policy: ClassVar[type[_Timed]] = _Timed
+
+    def __post_init__(self) -> None:
+        _check_positive("mean_interval", self.mean_interval)
+        _check_cap(self.mean_interval, self.max_interval)
+
+    def connection(self, plan: "FaultPlan") -> ConnectionPolicy:
+        return self._policy(plan, self.mean_interval, self.max_interval)
+
+
+@dataclass(frozen=True)
+class Disconnects(_OnceAfter):
     """Drop each WebSocket connection (TCP abort, no close frame) after a random lifetime.
 
     Attributes:
@@ -139,21 +167,7 @@ class Disconnects(Fault):
         max_interval: longest lifetime, seconds (``None``: unbounded), so a short run sees the fault.
     """
 
-    mean_interval: float = 3.0
-    max_interval: float | None = None
-
-    def __post_init__(self) -> None:
-        _check_positive("mean_interval", self.mean_interval)
-        _check_cap(self.mean_interval, self.max_interval)
-
-    def connection(self, plan: "FaultPlan") -> ConnectionPolicy:
-        return _Drop(plan, self.mean_interval, self.max_interval)
-
-
-class _Drop(_Timed):
-    def act(self, control: ConnectionControl) -> None:
-        self.plan.count("disconnect")
-        control.drop()
+    _policy: ClassVar[type[_Timed]] = _Drop
 
 
 @dataclass(frozen=True)
@@ -193,7 +207,7 @@ class _Stall(_Timed):
 
 
 @dataclass(frozen=True)
-class ServerShutdowns(Fault):
+class ServerShutdowns(_OnceAfter):
     """Send ``serverShutdown`` on each connection after a random time, then close it (1001).
 
     Attributes:
@@ -201,21 +215,7 @@ class ServerShutdowns(Fault):
         max_interval: longest time before the event, seconds (``None``: unbounded).
     """
 
-    mean_interval: float = 3.0
-    max_interval: float | None = None
-
-    def __post_init__(self) -> None:
-        _check_positive("mean_interval", self.mean_interval)
-        _check_cap(self.mean_interval, self.max_interval)
-
-    def connection(self, plan: "FaultPlan") -> ConnectionPolicy:
-        return _Shutdown(plan, self.mean_interval, self.max_interval)
-
-
-class _Shutdown(_Timed):
-    def act(self, control: ConnectionControl) -> None:
-        self.plan.count("server_shutdown")
-        control.server_shutdown()
+    _policy: ClassVar[type[_Timed]] = _Shutdown
 
 
 #: Invalid frames (valid UTF-8, so the WebSocket itself stays healthy) that a parser must reject.
@@ -572,7 +572,7 @@ class FaultPlan:
         self.faults = tuple(faults)
         for f in self.faults:
             if not isinstance(f, Fault):
-                raise ValueError(f"faults: {f!r} is not a quantkit.exchange.faults.Fault")
+                raise ValueError(f"faults: {f!r} is not a Fault of the test harness (_support.faults)")
         self.rng = random.Random(seed)
         self.clock = clock
         self.enabled = True

@@ -1,18 +1,19 @@
 """The ingest heartbeat: an ingest process publishes its :class:`~quantkit.ingest.IngestStats` as a small JSON file.
 
-The dashboard reads the store, so it works with the ingest in another process;
-the feed state (connected / reconnecting, rejected messages, gaps, lag) lives
-in that process. ``quantkit ingest`` writes it every second with
-:class:`StatusFileWriter` (or :func:`write_status`) to
-:func:`default_status_path` (``<QUANTKIT_DATA_DIR>/ingest_status.json``), and
-the dashboard reads it with :func:`read_status`. Writes are atomic (temporary
-file + ``os.replace``), so a reader never sees half a file. The file holds
-counters only: no URI, no credentials.
+This module owns the file's format, both sides of it. Dashboards read the store, so
+they work with the ingest in another process; the feed state (connected /
+reconnecting, rejected messages, gaps, lag, an ingest ``state`` of ``"error"`` with
+its ``error`` text) lives in that process. ``quantkit ingest`` writes it every second
+with :class:`StatusFileWriter` (or :func:`write_status`) to :func:`default_status_path`
+(``<QUANTKIT_DATA_DIR>/ingest_status.json``); the live dashboard reads it with
+:func:`read_status`. Writes are atomic (temporary file + ``os.replace``), so a reader
+never sees half a file. The file holds counters and states only (an allowlist of
+field names): no URI, no credentials.
 
 Example (in ``quantkit ingest``)::
 
-    from quantkit.dashboard.live.status_file import StatusFileWriter, default_status_path
-    heartbeat = StatusFileWriter(lambda: ingestor.stats, default_status_path()).start()
+    from quantkit.ingest.heartbeat import StatusFileWriter
+    heartbeat = StatusFileWriter(lambda: ingestor.stats).start()
     ...
     heartbeat.stop()
 """
@@ -23,18 +24,19 @@ import json
 import logging
 import math
 import os
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from quantkit._files import atomic_write_text
+from quantkit._threads import ServiceThread, every
 from quantkit.config import default_data_dir
 from quantkit.errors import ConfigError
 
 __all__ = ["STATUS_FILE_NAME", "FeedStatus", "StatusFileWriter", "default_status_path", "read_status", "write_status"]
 
-log = logging.getLogger("quantkit.dashboard")
+log = logging.getLogger("quantkit.ingest")
 
 #: File name of the heartbeat in the data folder.
 STATUS_FILE_NAME = "ingest_status.json"
@@ -42,7 +44,7 @@ _FIELDS = (
     "state", "feed_state", "received", "accepted", "stored", "duplicates", "feed_duplicates", "rejected",
     "rejected_total", "reconnects", "gaps", "gaps_unfilled", "missing_trades", "backfilled", "queue_depth",
     "write_errors", "feed_restarts", "lag_ms_last", "lag_ms_p50", "lag_ms_p99", "last_trade_time",
-    "ticks_per_second", "last_error", "per_symbol", "restart_required",
+    "ticks_per_second", "last_error", "per_symbol", "restart_required", "error", "alarms", "warm_start",
 )  # fmt: skip  (an allowlist: counters and states only, never a URI or a credential)
 
 
@@ -71,11 +73,7 @@ def write_status(stats: Any, path: str | os.PathLike[str], *, clock: Callable[[]
     doc = {k: _plain(raw.get(k)) for k in _FIELDS if k in raw}
     doc["written_at"] = clock()
     doc["pid"] = os.getpid()
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(doc, sort_keys=True))
-    os.replace(tmp, p)
+    atomic_write_text(path, json.dumps(doc, sort_keys=True))
 
 
 @dataclass(frozen=True)
@@ -135,8 +133,7 @@ class StatusFileWriter:
         self.interval = float(interval)
         self.writes = 0
         self.last_error: str | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = ServiceThread(every(self.write_once, lambda: self.interval), name="quantkit-ingest-heartbeat")
 
     def write_once(self) -> None:
         """Write one heartbeat now (errors are recorded and logged, not raised)."""
@@ -151,21 +148,10 @@ class StatusFileWriter:
 
     def start(self) -> "StatusFileWriter":
         """Start writing in the background (idempotent)."""
-        if self._thread is None or not self._thread.is_alive():
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="quantkit-ingest-heartbeat", daemon=True)
-            self._thread.start()
+        self._loop.start()
         return self
 
     def stop(self) -> None:
         """Write a last heartbeat and stop (idempotent)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5.0)
-            self._thread = None
+        if self._loop.stop(5.0):
             self.write_once()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.write_once()
-            self._stop.wait(self.interval)

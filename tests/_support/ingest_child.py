@@ -1,6 +1,6 @@
-"""Private: processes started by the fault campaign (:mod:`quantkit.ingest.campaign`).
+"""Processes started by the fault campaign (:mod:`_support.campaign`), a test harness.
 
-* ``python -m quantkit.ingest._child --exchange-url URL --store URI --symbols A,B`` runs an
+* ``python tests/_support/ingest_child.py --exchange-url URL --store URI --symbols A,B`` runs an
   :class:`~quantkit.ingest.Ingestor` and prints one JSON line per change of its acknowledged state
   (``{"acks": {symbol: last stored id}, "state": ..., "stored": n, ...}``), so a parent that
   ``kill -9``\\ s it knows what the ingest had acknowledged as stored. SIGTERM stops it cleanly
@@ -27,9 +27,6 @@ __all__ = ["READER_KINDS", "main", "read_loop"]
 #: Read mixes of :func:`read_loop`: what a live dashboard, a report and a notebook kernel do.
 READER_KINDS: tuple[str, ...] = ("dashboard", "report", "notebook")
 
-_RETRYABLE = ("KeyNotFoundException", "NoDataFoundException")
-
-
 def _emit(obj: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(obj, default=str) + "\n")
     sys.stdout.flush()
@@ -37,7 +34,7 @@ def _emit(obj: dict[str, Any]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run an ingest child until SIGTERM (see the module docstring)."""
-    ap = argparse.ArgumentParser(prog="python -m quantkit.ingest._child")
+    ap = argparse.ArgumentParser(prog="ingest_child.py")
     ap.add_argument("--exchange-url", required=True)
     ap.add_argument("--store", required=True, help="ArcticDB URI")
     ap.add_argument("--library", default="quantkit")
@@ -92,20 +89,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
-def _retrying(fn: Any, attempts: int = 6) -> Any:
-    """Call ``fn``, retrying ArcticDB's prune races (as TickStore does for its own reads)."""
-    delay = 0.002
-    for i in range(attempts):
-        try:
-            return fn()
-        except Exception as exc:
-            if type(exc).__name__ not in _RETRYABLE or i == attempts - 1:
-                raise
-            time.sleep(delay)
-            delay *= 3
-    raise AssertionError("unreachable")
-
-
 def read_loop(uri: str, library: str, symbols: Sequence[str], kind: str, seconds: float, ready: Any, go: Any, out: Any) -> None:
     """Read the store like a ``kind`` reader for ``seconds`` after ``go`` is set; report to ``out``.
 
@@ -140,7 +123,7 @@ def read_loop(uri: str, library: str, symbols: Sequence[str], kind: str, seconds
                 time.sleep(0.01)
                 continue
             op = "version"
-            v = int(_retrying(lambda: lib.tail(sym, 1, columns=["trade_id"])).version)
+            v = int(store._retry(sym, sym, lambda: lib.tail(sym, 1, columns=["trade_id"])).version)  # TickStore's read retry
             if v < seen_version.get(sym, -1):
                 regressions.append(f"{sym}: version {seen_version[sym]} -> {v}")
             seen_version[sym] = max(v, seen_version.get(sym, -1))
