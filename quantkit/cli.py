@@ -40,7 +40,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn, Sequence
+from typing import TYPE_CHECKING, Iterable, Mapping, NoReturn, Sequence
 
 from quantkit import argtypes
 from quantkit.config import Config, FeedConfig, IngestConfig, StoreConfig
@@ -88,6 +88,28 @@ def _symbols(raw: str | None, default: Sequence[str]) -> tuple[str, ...]:
     return syms
 
 
+def _by_market(symbols: Sequence[str], default: str) -> dict[str, tuple[str, ...]]:
+    """Exchange symbols per market: a contract name (``BTCUSDT_PERP``) is the futures market's, a plain name ``default``'s."""
+    from quantkit.symbols import parse_symbol
+
+    out: dict[str, list[str]] = {}
+    for raw in symbols:
+        sym = parse_symbol(raw)
+        if sym.stream is not None:
+            raise ConfigError("--symbols", raw, "the feed subscribes trade streams: give the name without @stream")
+        out.setdefault(sym.market or default, []).append(sym.exchange_symbol)
+    return {m: tuple(dict.fromkeys(v)) for m, v in out.items()}
+
+
+def _check_served(groups: Mapping[str, Sequence[str]], served: Iterable[str], what: str) -> None:
+    """A ConfigError when ``groups`` (see :func:`_by_market`) asks for a market that ``what`` does not serve."""
+    markets = set(served)
+    for m, syms in groups.items():
+        if m not in markets:
+            raise ConfigError("--symbols", ",".join(syms), f"{what} serves the {'/'.join(sorted(markets))} market, "
+                              f"not {m} (a _PERP name is a perpetual: the synthetic source and binance serve both)")
+
+
 # ---------------------------------------------------------------------------------------------- commands
 def cmd_exchange(args: argparse.Namespace) -> int:
     """Run the local Binance-protocol exchange in the foreground until Ctrl-C or SIGTERM.
@@ -104,7 +126,7 @@ def cmd_exchange(args: argparse.Namespace) -> int:
         from quantkit.ingest import stored_positions
         from quantkit.store import TickStore
 
-        positions = stored_positions(TickStore(config=_store_config(args)), source.symbols)
+        positions = stored_positions(TickStore(config=_store_config(args)), source.symbols, market=source.market)
         if positions:
             source.continue_after(  # type: ignore[attr-defined]
                 {s: p[0] for s, p in positions.items()}, max(p[1] for p in positions.values())
@@ -144,15 +166,24 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     A finite replay (run here, or a local exchange at ``--exchange-url``) ends the ingest once the exchange
     has published it all: exit 0 when the store holds every trade it published, 3 when some are missing.
+
+    Symbols are stored names (:mod:`quantkit.symbols`): a ``_PERP`` name is the USD-M perpetual, so
+    ``--symbols BTCUSDT,BTCUSDT_PERP`` ingests a coin's spot and perpetual in one process (``binance``:
+    the spot and USD-M feeds; ``synthetic``: a local exchange per market, the perpetual tracking its
+    spot, see :meth:`~quantkit.exchange.SyntheticMarket.perpetual`). A futures source's plain names
+    are its perpetuals' (``--source binance-futures --symbols BTCUSDT`` stores ``BTCUSDT_PERP``).
     """
     from quantkit.ingest import Ingestor, missing_trades, stored_positions
     from quantkit.store import TickStore
+    from quantkit.symbols import stored_name
 
     store_cfg = _store_config(args)
     source = args.source
-    exchange = None  # a local exchange run by this process
+    exchange = None  # the local exchange of a finite source run by this process
+    exchanges = []  # every local exchange run by this process (one per market)
     remote = None  # what a running exchange at --exchange-url says it serves
     finite = False
+    finite_market = "spot"  # the market of the finite source
     backfill_from: dict[str, int] = {}
     history_s = float(getattr(args, "history", 0.0) or 0.0)
     since_ms = int(time.time() * 1000 - history_s * 1000) if history_s else None  # warm start: the last --history
@@ -160,8 +191,11 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         market = "futures" if source == "binance-futures" else "spot"
         if args.market is not None and args.market != market:
             raise ConfigError("--market", args.market, f"--source {source} is the {market} market")
-        symbols = _symbols(args.symbols, ("BTCUSDT", "ETHUSDT"))
-        feed = dataclasses.replace(Config.from_env(), source=source).feed(symbols=symbols)  # QUANTKIT_WS_URL / _REST_URL
+        groups = _by_market(_symbols(args.symbols, ("BTCUSDT", "ETHUSDT")), market)
+        cfg = Config.from_env()  # QUANTKIT_WS_URL / _REST_URL: the URLs of the --source market
+        feeds = [dataclasses.replace(cfg, source=source).feed(symbols=syms) if m == market
+                 else FeedConfig.for_source("binance-futures" if m == "futures" else "binance", syms)
+                 for m, syms in groups.items()]
     elif args.exchange_url:
         from quantkit.feed import describe_exchange
 
@@ -173,45 +207,70 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         except FeedConnectionError as exc:
             print(f"quantkit ingest: waiting for the exchange at {args.exchange_url} ({exc})", file=sys.stderr, flush=True)
             remote = describe_exchange(args.exchange_url, market=args.market, wait=float("inf"))
-        symbols = _symbols(args.symbols, remote.symbols)
+        groups = _by_market(_symbols(args.symbols, remote.symbols), remote.market)
+        _check_served(groups, (remote.market,), f"the exchange at {args.exchange_url}")
+        symbols = groups[remote.market]
         unknown = [s for s in symbols if s not in remote.symbols]
         if unknown:
             raise ConfigError(
                 "--symbols", ",".join(unknown), f"not listed by the exchange at {args.exchange_url} ({','.join(remote.symbols)})"
             )
-        feed = FeedConfig.for_source("local", symbols, local_url=args.exchange_url, market=remote.market)
-        finite = remote.local and remote.finite
+        feeds = [FeedConfig.for_source("local", symbols, local_url=args.exchange_url, market=remote.market)]
+        finite, finite_market = remote.local and remote.finite, remote.market
         if finite:  # trades published before we subscribed are fetched over REST from the source's first id
-            backfill_from = {s: i for s, i in remote.first_ids.items() if s in symbols}
+            backfill_from = {stored_name(s, remote.market): i for s, i in remote.first_ids.items() if s in symbols}
     else:
         from quantkit.exchange import LocalExchange, source_from_spec
 
         src = source_from_spec(source, speed=args.speed, seed=args.seed, loop=args.loop, rate=args.rate, history_s=history_s)
         if args.market is not None and args.market != src.market:
             raise ConfigError("--market", args.market, f"{source} is {src.market} data")
-        symbols = _symbols(args.symbols, src.symbols)
-        FeedConfig.for_source("local", symbols, market=src.market)  # validate before starting anything
-        # continue after what the store holds (ids and time), as a real exchange does while a client is away
-        positions = stored_positions(TickStore(config=store_cfg), src.symbols)
-        if positions:
-            src.continue_after({s: p[0] for s, p in positions.items()}, max(p[1] for p in positions.values()))  # type: ignore[attr-defined]
-        finite = bool(getattr(src, "finite", False))
-        if finite:
-            backfill_from = {s: i for s, i in getattr(src, "first_ids", {}).items() if s in symbols}
-        # held until our feed subscribes: its first trades are not published unseen (with a --history, the
-        # past is published at once instead, and the feed fetches it, and what follows, over REST first)
-        exchange = LocalExchange(src, host="127.0.0.1", port=args.port, hold_until_subscribed=not history_s).start()
-        feed = FeedConfig.for_source("local", symbols, local_url=exchange.url, market=src.market)
-        if history_s and getattr(src, "past_published", None) is not None:  # the market's past is on REST first
-            src.past_published.wait(60.0)  # type: ignore[attr-defined]
-            since_ms = getattr(src, "past_start_ms", None) or since_ms
+        groups = _by_market(_symbols(args.symbols, src.symbols), src.market)
+        perpetual = getattr(src, "perpetual", None)
+        sources = {src.market: src}
+        if "futures" in groups and src.market == "spot" and perpetual is not None:  # synthetic: its perpetual twin
+            sources["futures"] = perpetual()
+        _check_served(groups, sources, source)
+        feeds = []
+        for m, syms in groups.items():
+            msrc = sources[m]
+            FeedConfig.for_source("local", syms, market=m)  # validate before starting anything
+            # continue after what the store holds (ids and time), as a real exchange does while a client is away
+            positions = stored_positions(TickStore(config=store_cfg), msrc.symbols, market=m)
+            if positions:
+                msrc.continue_after({s: p[0] for s, p in positions.items()}, max(p[1] for p in positions.values()))  # type: ignore[attr-defined]
+            if getattr(msrc, "finite", False):
+                finite, finite_market = True, m
+                backfill_from.update({stored_name(s, m): i for s, i in getattr(msrc, "first_ids", {}).items() if s in syms})
+        for m, syms in groups.items():
+            msrc = sources[m]
+            # held until our feed subscribes: its first trades are not published unseen (with a --history, the
+            # past is published at once instead, and the feed fetches it, and what follows, over REST first)
+            ex = LocalExchange(msrc, host="127.0.0.1", port=args.port if len(groups) == 1 else 0,
+                               hold_until_subscribed=not history_s).start()
+            exchanges.append(ex)
+            exchange = ex if getattr(msrc, "finite", False) else exchange
+            feeds.append(FeedConfig.for_source("local", syms, local_url=ex.url, market=m))
+        for m in groups:
+            msrc = sources[m]
+            if history_s and getattr(msrc, "past_published", None) is not None:  # the market's past is on REST first
+                msrc.past_published.wait(60.0)  # type: ignore[attr-defined]
+                start = getattr(msrc, "past_start_ms", None)
+                since_ms = start if since_ms is None or (start is not None and start < since_ms) else since_ms
+    symbols = groups[finite_market] if finite else tuple(s for syms in groups.values() for s in syms)
+    stored = [stored_name(s, m) for m, syms in groups.items() for s in syms]
     ingest_cfg = IngestConfig.from_env()
     from quantkit.feed import BackfillOptions
 
     # USD-M historicalTrades asks for an API key; a local exchange takes any (live keys are not handled here)
     options = BackfillOptions(api_key="quantkit-local") if source not in ("binance", "binance-futures") else None
-    ingestor = Ingestor(feed, store_cfg, config=ingest_cfg, backfill_from=backfill_from or None,
-                        backfill_since_ms=since_ms, backfill_options=options).start()
+    try:
+        ingestor = Ingestor(feeds, store_cfg, config=ingest_cfg, backfill_from=backfill_from or None,
+                            backfill_since_ms=since_ms, backfill_options=options).start()
+    except BaseException:
+        for ex in exchanges:
+            ex.stop()
+        raise
     from quantkit.ingest.heartbeat import StatusFileWriter
 
     # a heartbeat file (<QUANTKIT_DATA_DIR>/ingest_status.json) lets dashboards in other processes show feed status
@@ -219,7 +278,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if since_ms is not None:  # a tqdm bar over the warm start; its state goes into the heartbeat for `quantkit up`
         from quantkit.ingest import WarmStartProgress
 
-        warm = WarmStartProgress(TickStore(config=store_cfg), symbols, since_ms, int(time.time() * 1000))
+        warm = WarmStartProgress(TickStore(config=store_cfg), stored, since_ms, int(time.time() * 1000))
 
     def beat() -> dict[str, object]:
         doc = ingestor.stats.to_dict()
@@ -286,14 +345,15 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             final = ingestor.stop()
         finally:
             heartbeat.stop()
-            if exchange is not None:
-                exchange.stop()
+            for ex in exchanges:
+                ex.stop()
     print(final, flush=True)
     if interrupted:
         return 130
     if ended is not None:
         counts = {s: n for s, n in ended["counts"].items() if s in symbols}
-        missing = missing_trades(TickStore(config=store_cfg), ended["first_ids"], ended["last_ids"], counts)
+        missing = missing_trades(TickStore(config=store_cfg), ended["first_ids"], ended["last_ids"], counts,
+                                 market=finite_market)
         total = sum(counts.values())
         if missing:
             detail = ", ".join(f"{s} {n:,}" for s, n in sorted(missing.items()))

@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-__all__ = ["WindowMoments", "expanding_moments", "rolling_moments"]
+__all__ = ["WindowMoments", "expanding_moments", "rolling_moments", "rolling_zscore"]
 
 
 class WindowMoments:
@@ -63,23 +63,53 @@ def _row_length(window: int) -> int:
     return max(2 * window, 64)
 
 
-def _rows(a: np.ndarray, w: int, b: int, nb: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(d, ref)``: ``d`` is (nb, b + w), row k = ``a[k*b - w : (k+1)*b] - ref[k]`` (edge-padded),
-    with ``ref[k]`` the row's first value; ``ref`` has shape (nb, 1)."""
-    n = a.shape[0]
-    padded = np.empty(w + nb * b, dtype=np.float64)
-    padded[:w] = a[0]
-    padded[w : w + n] = a
-    padded[w + n :] = a[-1]
-    view = as_strided(padded, shape=(nb, b + w), strides=(b * 8, 8), writeable=False)
-    ref = padded[: nb * b : b].reshape(nb, 1).copy()
-    return np.subtract(view, ref), ref
+class _Rows:
+    """Row k = ``a[k*b - w : (k+1)*b]`` (length ``b + w``; edge-padded before bar 0 and after the end),
+    read a chunk of rows at a time without copying the series: interior rows are a strided view of it."""
+
+    def __init__(self, a: np.ndarray, w: int, b: int, nb: int) -> None:
+        a = np.ascontiguousarray(a, dtype=np.float64)  # the strided view needs unit steps
+        self.a, self.w, self.b, self.nb = a, w, b, nb
+        n = a.shape[0]
+        self.ref = np.empty((nb, 1))  # each row's first value: a value before every window of the row
+        self.ref[0, 0] = a[0]
+        self.ref[1:, 0] = a[b - w : (nb - 1) * b - w + 1 : b]
+        # rows 1 .. last_full lie inside the data
+        self.last_full = min(nb - 1, (n - b) // b) if n >= b else 0
+        self.view = as_strided(a[max(b - w, 0) :], shape=(max(self.last_full, 0), b + w), strides=(b * 8, 8),
+                               writeable=False) if b >= w else None
+
+    def get(self, k0: int, k1: int, out: np.ndarray) -> np.ndarray:
+        """Rows ``k0 .. k1-1`` minus their references, written into ``out[: k1 - k0]``."""
+        r = k1 - k0
+        d = out[:r]
+        lo, hi = max(k0, 1), min(k1, self.last_full + 1)
+        if lo < hi and self.view is not None:
+            np.subtract(self.view[lo - 1 : hi - 1], self.ref[lo:hi], out=d[lo - k0 : hi - k0])
+        else:
+            lo = hi = k0
+        for k in [*range(k0, lo), *range(hi, k1)]:  # the first and the last rows: padded copies
+            d[k - k0] = self._padded_row(k) - self.ref[k, 0]
+        return d
+
+    def _padded_row(self, k: int) -> np.ndarray:
+        a, w, b = self.a, self.w, self.b
+        n = a.shape[0]
+        start, stop = k * b - w, (k + 1) * b
+        row = np.empty(b + w)
+        lo, hi = max(start, 0), min(stop, n)
+        row[: lo - start] = a[0]
+        row[lo - start : hi - start] = a[lo:hi]
+        row[hi - start :] = a[-1]
+        return row
 
 
-def _window_sums(c: np.ndarray, w: int, b: int) -> np.ndarray:
-    """From row-wise inclusive cumulative sums, the (nb, b) sums of the ``w`` values ending at every bar."""
-    # the window ending at bar t = k*b + j covers row positions j+1 .. j+w
-    return np.subtract(c[:, w : w + b], c[:, :b])
+def _window_sums(d: np.ndarray, w: int, b: int, out: np.ndarray) -> np.ndarray:
+    """Cumulate ``d`` along its rows in place, then write into ``out`` the sums of the ``w`` values
+    ending at each of the row's own ``b`` bars (the window ending at row position ``j + w`` covers
+    positions ``j+1 .. j+w``)."""
+    np.cumsum(d, axis=1, out=d)
+    return np.subtract(d[:, w : w + b], d[:, :b], out=out)
 
 
 def _flat(a: np.ndarray, n: int) -> np.ndarray:
@@ -131,53 +161,81 @@ def rolling_moments(
         if two:
             y = _fill_nan(y, nan_any)  # type: ignore[arg-type]
     fw = float(w)
-    # all arithmetic on (nb, b) blocks (the row references broadcast), flattened views at the end
-    dx, rx = _rows(x, w, b, nb)
-    out = WindowMoments()
+    # Rows are processed a chunk at a time with reused scratch buffers (~0.5 MB each, cache-sized):
+    # only the outputs are allocated at full size. Row references broadcast over their row.
+    src_x = _Rows(x, w, b, nb)
+    rx = src_x.ref
     if two:
-        dy, ry = _rows(y, w, b, nb)  # type: ignore[arg-type]
-        dxy = dx * dy
-        np.cumsum(dxy, axis=1, out=dxy)
-        sxy = _window_sums(dxy, w, b)
-        del dxy
-        dyy = np.square(dy)
-        np.cumsum(dy, axis=1, out=dy)
-        np.cumsum(dyy, axis=1, out=dyy)
-        sy = _window_sums(dy, w, b)
-        syy = _window_sums(dyy, w, b)
-        del dy, dyy
-    dxx = np.square(dx)
-    np.cumsum(dx, axis=1, out=dx)
-    np.cumsum(dxx, axis=1, out=dxx)
-    sx = _window_sums(dx, w, b)
-    sxx = _window_sums(dxx, w, b)
-    del dx, dxx
-    mean_x = sx / fw
-    mean_x += rx
-    out.mean_x = _flat(mean_x, n)
-    m2 = sx * sx
-    m2 /= -fw
-    m2 += sxx
-    out.m2_x = _flat(m2, n)
-    out.raw_xx = _flat(sxx, n)
+        src_y = _Rows(y, w, b, nb)  # type: ignore[arg-type]
+        ry = src_y.ref
+    names_out = ["mean_x", "m2_x", "raw_xx"]
     if two:
-        mean_y = sy / fw
-        mean_y += ry
-        out.mean_y = _flat(mean_y, n)
-        m2y = sy * sy
-        m2y /= -fw
-        m2y += syy
-        out.m2_y = _flat(m2y, n)
-        cxy = sx * sy
-        cxy /= -fw
-        cxy += sxy
-        out.c_xy = _flat(cxy, n)
-        out.raw_yy = _flat(syy, n)
+        names_out += ["mean_y", "m2_y", "c_xy", "raw_yy"]
         if raw_products:
-            # sum x*y = sum (dx + rx)(dy + ry) = sxy + ry*sx + rx*sy + w*rx*ry
-            out.sum_xy_raw = _flat(sxy + ry * sx + rx * sy + fw * rx * ry, n)
+            names_out.append("sum_xy_raw")
     if raw_products:
-        out.sum_xx_raw = _flat(sxx + 2.0 * rx * sx + fw * rx * rx, n)
+        names_out.append("sum_xx_raw")
+    full = {k: np.empty((nb, b)) for k in names_out}
+    rows = max(1, 65_536 // (b + w))
+    d_x = np.empty((rows, b + w))
+    d_2 = np.empty((rows, b + w))
+    s_x = np.empty((rows, b))
+    tmp = np.empty((rows, b))
+    if two:
+        d_y = np.empty((rows, b + w))
+        s_y = np.empty((rows, b))
+        s_xy = np.empty((rows, b))
+    for k0 in range(0, nb, rows):
+        k1 = min(nb, k0 + rows)
+        r = k1 - k0
+        dd, sx, t = d_2[:r], s_x[:r], tmp[:r]
+        dx = src_x.get(k0, k1, d_x)
+        rxk = rx[k0:k1]
+        if two:
+            sy, sxy = s_y[:r], s_xy[:r]
+            dy = src_y.get(k0, k1, d_y)
+            ryk = ry[k0:k1]
+            np.multiply(dx, dy, out=dd)
+            _window_sums(dd, w, b, sxy)
+            np.multiply(dy, dy, out=dd)
+            syy = _window_sums(dd, w, b, full["raw_yy"][k0:k1])
+            _window_sums(dy, w, b, sy)
+        np.multiply(dx, dx, out=dd)
+        sxx = _window_sums(dd, w, b, full["raw_xx"][k0:k1])
+        _window_sums(dx, w, b, sx)
+        np.divide(sx, fw, out=full["mean_x"][k0:k1])
+        full["mean_x"][k0:k1] += rxk
+        m2 = full["m2_x"][k0:k1]
+        np.multiply(sx, sx, out=m2)
+        m2 /= -fw
+        m2 += sxx
+        if two:
+            np.divide(sy, fw, out=full["mean_y"][k0:k1])
+            full["mean_y"][k0:k1] += ryk
+            m2y = full["m2_y"][k0:k1]
+            np.multiply(sy, sy, out=m2y)
+            m2y /= -fw
+            m2y += syy
+            c = full["c_xy"][k0:k1]
+            np.multiply(sx, sy, out=c)
+            c /= -fw
+            c += sxy
+            if raw_products:
+                # sum x*y = sum (dx + rx)(dy + ry) = sxy + ry*sx + rx*sy + w*rx*ry
+                o = full["sum_xy_raw"][k0:k1]
+                np.multiply(sx, ryk, out=o)
+                np.multiply(sy, rxk, out=t)
+                o += t
+                o += sxy
+                o += fw * rxk * ryk
+        if raw_products:
+            o = full["sum_xx_raw"][k0:k1]
+            np.multiply(sx, 2.0 * rxk, out=o)
+            o += sxx
+            o += fw * rxk * rxk
+    out = WindowMoments()
+    for k, v in full.items():
+        setattr(out, k, _flat(v, n))
     out.count = np.broadcast_to(fw, (n,))  # read-only: every valid window holds ``window`` points
     names = ("mean_x", "m2_x", "raw_xx", "mean_y", "m2_y", "c_xy", "raw_yy", "sum_xx_raw", "sum_xy_raw")
     for name in names:  # warm-up: a slice, not a mask
@@ -195,6 +253,54 @@ def rolling_moments(
     np.maximum(out.m2_x, 0.0, out=out.m2_x)
     if two:
         np.maximum(out.m2_y, 0.0, out=out.m2_y)
+    return out
+
+
+def rolling_zscore(x: np.ndarray, window: int, ddof: int, zero_var: float) -> np.ndarray:
+    """``(x_t - mean_t) / std_t`` over the last ``window`` bars for a NaN-free series, in one chunked pass.
+
+    The same sums as :func:`rolling_moments` (same rows, same references), but only the z-score is
+    written at full size. ``std_t`` has divisor ``window - ddof``; a window whose sum of squared
+    deviations is at most ``zero_var`` times its raw sum of squares (zero variance) gives NaN, as do
+    the ``window - 1`` warm-up bars.
+    """
+    n = len(x)
+    w = int(window)
+    b = _row_length(w)
+    nb = -(-n // b)
+    fw = float(w)
+    src = _Rows(x, w, b, nb)
+    z = np.empty((nb, b))
+    rows = max(1, 65_536 // (b + w))
+    d_x = np.empty((rows, b + w))
+    d_2 = np.empty((rows, b + w))
+    s_x = np.empty((rows, b))
+    s_2 = np.empty((rows, b))
+    bad = np.empty((rows, b), dtype=bool)
+    scale = 1.0 / (fw - ddof)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for k0 in range(0, nb, rows):
+            k1 = min(nb, k0 + rows)
+            r = k1 - k0
+            zk, sx, sxx, bk = z[k0:k1], s_x[:r], s_2[:r], bad[:r]
+            dx = src.get(k0, k1, d_x)
+            zk[...] = dx[:, w:]  # x_t - ref (before the rows are cumulated)
+            dd = np.multiply(dx, dx, out=d_2[:r])
+            _window_sums(dd, w, b, sxx)
+            _window_sums(dx, w, b, sx)
+            sx /= fw  # now mean_t - ref
+            zk -= sx  # x_t - mean_t
+            sx *= sx
+            sx *= -fw
+            sx += sxx  # m2 = sxx - sx^2 / w
+            sxx *= zero_var
+            np.less_equal(sx, sxx, out=bk)  # zero variance (or negative round-off)
+            sx *= scale
+            np.sqrt(sx, out=sx)
+            zk /= sx
+            zk[bk] = np.nan
+    out = _flat(z, n)
+    out[: w - 1] = np.nan
     return out
 
 

@@ -29,7 +29,7 @@ import pandas as pd
 
 from quantkit.errors import AnalyticsError
 
-from ._rolling import rolling_moments
+from ._rolling import rolling_moments, rolling_zscore
 from ._validation import as_array, as_pair, check_int, check_positive_float, check_window
 
 __all__ = ["bollinger_bands", "rolling_mean_std", "spread", "zscore"]
@@ -77,23 +77,27 @@ def spread(y: Any, x: Any, beta: Any, alpha: Any = 0.0, *, log: bool = False) ->
 
 
 def _moments(s: Any, window: int, ddof: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, pd.Index]:
-    """``(values, mean, std, zero, index)``; ``zero`` lists the bars whose window std is zero (std set to 0)."""
+    """``(values, mean, std, zero, index)``; ``zero`` lists the bars whose window std is zero (std set to 0).
+
+    ``mean`` and ``std`` are fresh arrays the caller may overwrite.
+    """
     arr, index = as_array(s, "s", min_n=1, allow_nan=True)
     w = check_window(window, len(arr), minimum=1)
     d = check_int(ddof, "ddof", minimum=0)
     if d >= w:
         raise AnalyticsError(f"ddof={d}: must be < window ({w})")
     m = rolling_moments(arr, w)
-    std = m.m2_x / float(w - d)
-    np.sqrt(std, out=std)
-    scale = m.raw_xx * _ZERO_VAR
+    scale = np.multiply(m.raw_xx, _ZERO_VAR, out=m.raw_xx)  # ours to overwrite
     zero = np.flatnonzero(np.less_equal(m.m2_x, scale, out=np.empty(len(arr), dtype=bool)))  # NaN: not zero
+    std = m.m2_x
+    std /= float(w - d)
+    np.sqrt(std, out=std)
     std[zero] = 0.0
     return arr, m.mean_x, std, zero, index
 
 
-def _z(arr: np.ndarray, mean: np.ndarray, std: np.ndarray, zero: np.ndarray) -> np.ndarray:
-    z = np.subtract(arr, mean)
+def _z(arr: np.ndarray, mean: np.ndarray, std: np.ndarray, zero: np.ndarray, *, reuse: bool = False) -> np.ndarray:
+    z = np.subtract(arr, mean, out=mean if reuse else None)
     with np.errstate(divide="ignore", invalid="ignore"):
         z /= std
     z[zero] = np.nan
@@ -128,8 +132,15 @@ def zscore(s: Any, window: int, *, ddof: int = 0) -> pd.Series:
         where the window std is zero.
     """
     check_int(window, "window", minimum=2)
-    arr, mean, std, zero, index = _moments(s, window, ddof)
-    return pd.Series(_z(arr, mean, std, zero), index=index, name="z", copy=False)
+    arr, index = as_array(s, "s", min_n=1, allow_nan=True)
+    w = check_window(window, len(arr), minimum=2)
+    d = check_int(ddof, "ddof", minimum=0)
+    if d >= w:
+        raise AnalyticsError(f"ddof={d}: must be < window ({w})")
+    if not np.isnan(arr).any():  # the common case: one chunked pass, only z allocated
+        return pd.Series(rolling_zscore(arr, w, d, _ZERO_VAR), index=index, name="z", copy=False)
+    arr, mean, std, zero, index = _moments(arr, w, d)
+    return pd.Series(_z(arr, mean, std, zero, reuse=True), index=index, name="z", copy=False)
 
 
 def bollinger_bands(s: Any, window: int, *, k: float = 2.0, ddof: int = 0) -> pd.DataFrame:

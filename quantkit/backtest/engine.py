@@ -215,9 +215,14 @@ def zscore_indicator(
 
 
 def _first_valid(z: np.ndarray, n: int, lag: int, what: str) -> int:
-    ok = np.isfinite(z)
-    start = int(np.argmax(ok))
-    if not ok[start]:
+    start = -1
+    step = 65_536  # the warm-up is short next to the data: look chunk by chunk, not at every bar
+    for lo in range(0, n, step):
+        ok = np.isfinite(z[lo : lo + step])
+        if ok.any():
+            start = lo + int(np.argmax(ok))
+            break
+    if start < 0:
         raise BacktestError(f"too few bars ({n}) for {what}: the indicator is never defined")
     if start > n - 1 - lag:
         raise BacktestError(

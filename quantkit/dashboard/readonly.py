@@ -118,7 +118,10 @@ def _in_kernel() -> bool:
 
 
 def open_store_readonly(config: StoreConfig | None = None) -> "TickStore":
-    """Open the tick store without creating anything (``TickStore(create=False)``).
+    """Open the tick store without creating anything.
+
+    An LMDB store is opened only if it and its library exist (``TickStore(create=False)``); other
+    back-ends (S3, Azure) are opened as usual, so that a missing bucket shows as an unavailable store.
 
     Args:
         config: URI and library; ``None`` reads ``QUANTKIT_ARCTIC_URI`` / ``QUANTKIT_LIBRARY``.
@@ -132,7 +135,7 @@ def open_store_readonly(config: StoreConfig | None = None) -> "TickStore":
 
     cfg = config or StoreConfig.from_env()
     try:
-        return TickStore(config=cfg, create=False)
+        return TickStore(config=cfg, create=not cfg.uri.lower().startswith("lmdb://"))
     except StoreNotFoundError:
         raise StoreNotReady(f"no tick store library {cfg.library!r} yet: start the ingest first") from None
 

@@ -165,8 +165,11 @@ def first_lines(path: str | os.PathLike[str], n: int = 5, *, max_bytes: int = 1 
                     out.append(s)
                 if len(out) >= n or read > max_bytes:
                     break
+            damage = stream_damage(getattr(fh, "buffer", None))
     except (OSError, EOFError, zipfile.BadZipFile) as exc:
         raise DataFileError(spath, f"cannot read: {exc}") from exc
+    if damage is not None and not out:  # nothing readable at all: unreadable, not empty
+        raise DataFileError(spath, f"cannot read: {damage}")
     return out
 
 

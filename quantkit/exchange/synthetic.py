@@ -56,6 +56,15 @@ makes each symbol's ids start right after it (aggregate ids move by the same
 amount), so a market restarted on a store that holds an earlier run continues
 its ids as a real exchange does while a client is away.
 
+A perpetual (the basis pair): :meth:`SyntheticMarket.perpetual` makes the USD-M futures
+twin of a spot market (same seed, same symbols, futures messages): its mids are the spot
+grid's times ``1 + (basis_bps + u[j]) / 10,000``, with ``u`` an AR(1) basis noise in basis
+points (standard deviation 1 bp, half-life 60 s) of its own stream, and its trades are drawn
+from a stream of their own (same model, different arrivals). The twins share one exchange
+clock (start and past), so the perpetual tracks its spot: ingested under ``SYNAUSDT`` and
+``SYNAUSDT_PERP``, the pair ``SYNAUSDT_PERP/SYNAUSDT`` has a hedge ratio of about
+``1 + basis_bps / 10,000`` and a mean-reverting basis.
+
 Everything is drawn from ``numpy.random.Generator`` streams spawned from
 ``seed``, in fixed 60-second chunks, so the same seed gives the same trades
 whether they are generated at once, streamed at any speed, or only the mid grid
@@ -65,11 +74,12 @@ is asked for (the mid grid has its own stream).
 from __future__ import annotations
 
 import asyncio
+import copy
 import math
 import threading
 import time
 from dataclasses import dataclass
-from typing import AsyncIterator, Iterator, Mapping
+from typing import AsyncIterator, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -96,6 +106,8 @@ _ACTIVITY_SD = 1.2
 _ACTIVITY_SHARED = 0.5
 _LATENCY_MS = (0, 1, 2)
 _LATENCY_P = (0.6, 0.3, 0.1)
+_BASIS_SD_BPS = 1.0  # a perpetual's basis noise around basis_bps, basis points
+_BASIS_HALF_LIFE_S = 60.0
 # Per role (Y, X, control, factor): tick, step, first trade id, first aggregate id.
 _ROLE_SPECS = (
     ("0.01", "0.0001", 1_500_000_000, 900_000_000),
@@ -140,6 +152,35 @@ class SyntheticTruth:
     factor_loading: float
     grid_dt_s: float = GRID_DT_S
     price_space: str = "price"
+
+
+class _SharedStart:
+    """The exchange clock of a spot market and its perpetual twin: start and past resolved once, for both."""
+
+    def __init__(self, members: list["SyntheticMarket"]) -> None:
+        self.members = members
+        self._lock = threading.Lock()
+        self._value: tuple[int, int] | None = None
+
+    def resolve(self) -> tuple[int, int]:
+        with self._lock:
+            if self._value is None:
+                self._value = _resolve_start(self.members)
+            return self._value
+
+
+def _resolve_start(markets: Sequence["SyntheticMarket"]) -> tuple[int, int]:
+    """``(start, first)`` exchange times (epoch ms) of streaming: "now" and the first grid point of the past."""
+    start = markets[0].start_ms
+    afters = [m.after_time_ms for m in markets if m.after_time_ms is not None]
+    if start is None:
+        start = time.time_ns() // 1_000_000
+        if afters:
+            start = max(start, max(afters) + 1)
+    past = int(round(markets[0].history_s * 1000))
+    if past and afters:
+        past = max(0, min(past, start - max(afters) - 1))
+    return start, start - past
 
 
 def _positive(name: str, value: float) -> float:
@@ -298,6 +339,8 @@ class SyntheticMarket:
             raise SourceError(f"history_s={history_s!r}: expected seconds >= 0")
         self.past_published = threading.Event()
         self.past_start_ms: int | None = None
+        self.basis_bps: float | None = None  # set on a perpetual twin (see perpetual())
+        self._shared: _SharedStart | None = None
 
     # ---------------------------------------------------------------------------------------------- protocol
 
@@ -333,21 +376,42 @@ class SyntheticMarket:
         return {s: int(i) for s, i in zip(self._symbols, self._first_ids)}
 
     def __repr__(self) -> str:
-        return f"SyntheticMarket(seed={self.seed}, symbols={self._symbols}, speed={self.speed}, market={self._market!r})"
+        basis = "" if self.basis_bps is None else f", basis_bps={self.basis_bps:g}"
+        return f"SyntheticMarket(seed={self.seed}, symbols={self._symbols}, speed={self.speed}, market={self._market!r}{basis})"
+
+    def perpetual(self, basis_bps: float = 2.0) -> "SyntheticMarket":
+        """The USD-M perpetual twin of this spot market (see the module docstring), on one shared clock.
+
+        Serve it from a second exchange (one market per exchange). Call :meth:`continue_after` on each
+        twin with what the store holds of it; streaming starts after the later of the two.
+
+        Args:
+            basis_bps: mean premium of the perpetual over spot, basis points (default 2; may be negative).
+
+        Raises:
+            SourceError: this market is not a spot market, or ``basis_bps`` is not finite.
+        """
+        if self._market != "spot" or self.basis_bps is not None:
+            raise SourceError(f"{self!r}: only a spot market has a perpetual twin")
+        if not math.isfinite(float(basis_bps)):
+            raise SourceError(f"basis_bps={basis_bps!r}: expected a finite number of basis points")
+        twin = copy.copy(self)
+        twin._market = "futures"
+        twin.basis_bps = float(basis_bps)
+        twin.past_published = threading.Event()
+        twin.past_start_ms = None
+        twin.continue_after({}, None)
+        shared = self._shared or _SharedStart([self])
+        shared.members.append(twin)
+        self._shared = twin._shared = shared
+        return twin
 
     def __aiter__(self) -> AsyncIterator[list[Trade]]:
         return self._stream()
 
     async def _stream(self) -> AsyncIterator[list[Trade]]:
-        start = self.start_ms
-        if start is None:
-            start = time.time_ns() // 1_000_000
-            if self.after_time_ms is not None:
-                start = max(start, self.after_time_ms + 1)
-        past = int(round(self.history_s * 1000))
-        if past and self.after_time_ms is not None:
-            past = max(0, min(past, start - self.after_time_ms - 1))
-        first = start - past
+        start, first = self._shared.resolve() if self._shared is not None else _resolve_start([self])
+        past = start - first
         self.past_start_ms = first
         duration = None if self.duration_s is None else self.duration_s + past / 1000.0
         pacer = Pacer(self.speed, clock=self._clock, sleep=self._sleep, anchor_ms=start if past else None)
@@ -361,8 +425,20 @@ class SyntheticMarket:
     # ---------------------------------------------------------------------------------------------- generators
 
     def _rngs(self) -> tuple[np.random.Generator, np.random.Generator]:
-        latent, trades = np.random.SeedSequence(self.seed).spawn(2)
-        return np.random.default_rng(latent), np.random.default_rng(trades)
+        # streams 0 (latent grid) and 1 (spot trades) as ever; a perpetual draws its trades from 2, its basis from 3
+        latent, trades, perp_trades, _ = np.random.SeedSequence(self.seed).spawn(4)
+        return np.random.default_rng(latent), np.random.default_rng(trades if self.basis_bps is None else perp_trades)
+
+    def _basis_chunks(self) -> Iterator[np.ndarray]:
+        """A perpetual's mid factor per grid step of each 60 s chunk: ``1 + (basis_bps + u) / 10,000``."""
+        rng = np.random.default_rng(np.random.SeedSequence(self.seed).spawn(4)[3])
+        phi = math.exp(-math.log(2.0) / _BASIS_HALF_LIFE_S * GRID_DT_S)
+        scale = _BASIS_SD_BPS * math.sqrt(1.0 - phi * phi)
+        u = float(rng.standard_normal()) * _BASIS_SD_BPS
+        while True:
+            path = _ar1(rng.standard_normal(_STEPS), phi, scale, u)
+            u = float(path[-1])
+            yield 1.0 + (float(self.basis_bps or 0.0) + path) / 10_000.0
 
     def _latent_chunks(self, rng: np.random.Generator) -> Iterator[np.ndarray]:
         """Yield the grid per 60 s chunk: array (5, steps) of Y, X, control, factor mids and the spread."""
@@ -387,6 +463,7 @@ class SyntheticMarket:
     def _trade_chunks(self, start_ms: int, duration_s: float | None) -> Iterator[TradeColumns]:
         lat_rng, rng = self._rngs()
         latent = self._latent_chunks(lat_rng)
+        basis = self._basis_chunks() if self.basis_bps is not None else None
         end_ms = None if duration_s is None else start_ms + int(round(duration_s * 1000))
         next_ids = self._first_ids.copy()
         a_phi = math.exp(-math.log(2.0) / _ACTIVITY_HALF_LIFE_S)
@@ -398,6 +475,8 @@ class SyntheticMarket:
             if end_ms is not None and c0 >= end_ms:
                 return
             mids = next(latent)
+            if basis is not None:
+                mids[:4] *= next(basis)
             za = rng.standard_normal((5, _CHUNK_S))
             act = np.empty((5, _CHUNK_S))
             for k in range(_CHUNK_S):

@@ -6,6 +6,10 @@
 * :func:`missing_trades`: per symbol, how many of the trade ids an exchange published
   (``first_ids``..``last_ids``, ``counts`` trades) the store does not hold. Measured in
   the store, never assumed from the feed's counters.
+
+Both take the exchange's names and its ``market``, and read the store under the symbol
+grammar's stored names (:func:`quantkit.symbols.stored_name`: a USD-M ``BTCUSDT`` is
+stored as ``BTCUSDT_PERP``), as the ingest stores them.
 """
 
 from __future__ import annotations
@@ -14,20 +18,29 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
 
+from quantkit.symbols import stored_name
+
 if TYPE_CHECKING:
     from quantkit.store import TickStore
 
 __all__ = ["missing_trades", "stored_positions"]
 
 
-def stored_positions(store: "TickStore", symbols: Sequence[str]) -> dict[str, tuple[int, int]]:
-    """Last stored ``(trade id, trade time in epoch ms)`` per symbol; symbols without ticks are left out."""
+def stored_positions(store: "TickStore", symbols: Sequence[str], *, market: str = "spot") -> dict[str, tuple[int, int]]:
+    """Last stored ``(trade id, trade time in epoch ms)`` per exchange symbol; symbols without ticks are left out.
+
+    Args:
+        store: the store.
+        symbols: exchange symbols of ``market`` (the keys of the result).
+        market: ``"spot"`` (default) or ``"futures"`` (read under the ``_PERP`` stored names).
+    """
     out: dict[str, tuple[int, int]] = {}
     for sym in symbols:
-        last = store.last_trade_id(sym)
+        name = stored_name(sym, market)
+        last = store.last_trade_id(name)
         if last is None:
             continue
-        tail = store.tail(sym, 1, columns=["trade_id"])
+        tail = store.tail(name, 1, columns=["trade_id"])
         out[sym] = (int(last), int(tail.index[-1].value // 1_000_000) if len(tail) else 0)
     return out
 
@@ -37,14 +50,18 @@ def missing_trades(
     first_ids: Mapping[str, int],
     last_ids: Mapping[str, int],
     counts: Mapping[str, int],
+    *,
+    market: str = "spot",
 ) -> dict[str, int]:
-    """Trades published but not stored, per symbol (only symbols missing some are listed).
+    """Trades published but not stored, per stored name (only symbols missing some are listed).
 
     Args:
         store: the store.
-        first_ids: first trade id published per symbol.
-        last_ids: last trade id published per symbol.
-        counts: trades published per symbol (ids ``first..last``, possibly with holes the source had).
+        first_ids: first trade id published per exchange symbol.
+        last_ids: last trade id published per exchange symbol.
+        counts: trades published per exchange symbol (ids ``first..last``, possibly with holes the source had).
+        market: the exchange's market, ``"spot"`` (default) or ``"futures"``: the result is keyed by the
+            stored names (``BTCUSDT_PERP`` for a USD-M ``BTCUSDT``).
 
     Reads at most the last ``count + 1000`` ticks of each symbol.
     """
@@ -52,11 +69,12 @@ def missing_trades(
     for sym, n in counts.items():
         if n <= 0 or sym not in first_ids or sym not in last_ids:
             continue
-        if store.last_trade_id(sym) is None:
-            out[sym] = int(n)
+        name = stored_name(sym, market)
+        if store.last_trade_id(name) is None:
+            out[name] = int(n)
             continue
-        ids = store.tail(sym, int(n) + 1000, columns=["trade_id"])["trade_id"].to_numpy()
+        ids = store.tail(name, int(n) + 1000, columns=["trade_id"])["trade_id"].to_numpy()
         held = np.unique(ids[(ids >= first_ids[sym]) & (ids <= last_ids[sym])])
         if len(held) < n:
-            out[sym] = int(n) - len(held)
+            out[name] = int(n) - len(held)
     return out

@@ -52,16 +52,27 @@ stays in memory. Nothing stored is touched. Then, by back-end:
   (``lmdb:///path?map_size=50GB``) or free disk. The restarted ingest resumes from
   the store and backfills the outage over REST; :meth:`Ingestor.stop` of the full
   one raises :class:`~quantkit.errors.IngestError` naming the trades it could not write.
+
+Stored names and several markets: trades are stored under the symbol grammar's names
+(:func:`quantkit.symbols.stored_name`): a USD-M feed's ``BTCUSDT`` is stored as
+``BTCUSDT_PERP``, a spot feed's as ``BTCUSDT``. ``feed`` may be a sequence of feeds, one
+per market (a coin's spot and its perpetual): each runs in its own feed thread with its own
+client and restart loop, one writer stores them all, and the stats (and so the heartbeat)
+cover every feed (``feed_state`` is ``"connected"`` only when every feed is). ``stats.per_symbol``
+and ``last_ids``, ``backfill_from`` and :meth:`Ingestor.wait_through` speak stored names; an
+exchange name that only one feed subscribes is read as that feed's stored name.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import dataclasses
+import functools
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -70,12 +81,26 @@ from quantkit.errors import IngestError, StoreFullError
 from quantkit.feed import BackfillOptions, FeedClient, first_ids_since
 from quantkit.ingest.stats import IngestStats
 from quantkit.schema import Trade, trades_to_frame
+from quantkit.symbols import check_symbol, stored_name
 
 if TYPE_CHECKING:
     from quantkit.feed import Gap
     from quantkit.store import TickStore
 
 __all__ = ["Ingestor"]
+
+
+@dataclasses.dataclass(eq=False)
+class _Lane:
+    """One feed of an ingestor: its config, exchange -> stored names, sinks, and its thread and live client."""
+
+    feed: FeedConfig
+    names: dict[str, str]
+    sink: Callable[[Trade], None]
+    on_gap: Callable[["Gap"], None]
+    since_ms: int | None = None
+    client: FeedClient | None = None
+    thread: threading.Thread | None = None
 
 _LAG_SAMPLES = 20_000
 _RATE_WINDOW_S = 5.0
@@ -97,7 +122,8 @@ class Ingestor:
     free) and from the CLI (``quantkit ingest``).
 
     Args:
-        feed: what to subscribe to and where (see :meth:`FeedConfig.for_source`).
+        feed: what to subscribe to and where (see :meth:`FeedConfig.for_source`), or a sequence of
+            feeds, one per market (e.g. a coin's spot and USD-M feeds; see the module docstring).
         store: a :class:`~quantkit.store.TickStore`, a store URI, a
             :class:`~quantkit.config.StoreConfig`, or ``None`` for
             ``StoreConfig.from_env()``. The ingestor must be the only writer of
@@ -107,7 +133,7 @@ class Ingestor:
         clock: wall clock in seconds since the epoch, for lag figures (tests may inject one).
         store_full_retry: seconds between write attempts while an object store is full (default 5;
             LMDB stores are never retried in-process, see the module docstring).
-        backfill_from: symbol -> first trade id wanted: a symbol whose store holds nothing at or after
+        backfill_from: stored symbol -> first trade id wanted: a symbol whose store holds nothing at or after
             it is backfilled over REST from that id (see the module docstring). ``None``: none.
         backfill_since_ms: a start time, epoch ms: each symbol's first trade id at or after it is asked
             of the exchange (``aggTrades?startTime=``) when the feed first starts, then used as
@@ -127,7 +153,7 @@ class Ingestor:
 
     def __init__(
         self,
-        feed: FeedConfig,
+        feed: FeedConfig | Sequence[FeedConfig],
         store: "TickStore | StoreConfig | str | None" = None,
         *,
         config: IngestConfig | None = None,
@@ -143,15 +169,26 @@ class Ingestor:
             raise ValueError(f"store_full_retry={store_full_retry!r}: expected seconds > 0")
         if not no_store_alarm_s > 0:
             raise ValueError(f"no_store_alarm_s={no_store_alarm_s!r}: expected seconds > 0")
+        feeds = (feed,) if isinstance(feed, FeedConfig) else tuple(feed)
+        if not feeds or not all(isinstance(f, FeedConfig) for f in feeds):
+            raise ValueError(f"feed={feed!r}: expected a FeedConfig or a non-empty sequence of them")
+        since = None if backfill_since_ms is None else int(backfill_since_ms)
+        self._lanes = [self._lane(f, since) for f in feeds]
+        self._market_of: dict[str, str] = {}  # stored name -> market of its feed
+        for lane in self._lanes:
+            for stored in lane.names.values():
+                if stored in self._market_of:
+                    raise ValueError(f"feed: {stored} is subscribed by two feeds")
+                self._market_of[stored] = lane.feed.market
         self._backfill_from: dict[str, int] = {}
         for sym, first in (backfill_from or {}).items():
             if isinstance(first, bool) or not isinstance(first, int) or first < 0:
                 raise ValueError(f"backfill_from[{sym!r}]={first!r}: expected a trade id >= 0")
-            self._backfill_from[str(sym).upper()] = int(first)
-        self._since_ms = None if backfill_since_ms is None else int(backfill_since_ms)
+            self._backfill_from[self._stored_key(sym)] = int(first)
         self._no_store_alarm_s = float(no_store_alarm_s)
         self._backfill_options = backfill_options
-        self.feed_config = feed
+        self.feeds: tuple[FeedConfig, ...] = feeds
+        self.feed_config = feeds[0]  # the first (or only) feed
         self._store_full_retry = float(store_full_retry)
         self.config = config or IngestConfig()
         self._store_arg = store
@@ -166,9 +203,7 @@ class Ingestor:
         self._stopping = threading.Event()
         self._writer_stop = threading.Event()
         self._lock = threading.Lock()
-        self._feed_thread: threading.Thread | None = None
         self._writer_thread: threading.Thread | None = None
-        self._client: FeedClient | None = None
         self._pending: dict[str, list[Trade]] = {}
         self._gaps: collections.deque[Gap] = collections.deque()
 
@@ -208,6 +243,32 @@ class Ingestor:
         """An ingestor for a whole :class:`~quantkit.config.Config` (source, symbols, store, batching)."""
         return cls(config.feed(local_url=local_url), config.store, config=config.ingest, **kwargs)
 
+    def _lane(self, feed: FeedConfig, since_ms: int | None) -> _Lane:
+        """A feed's lane: its trades and gaps renamed to stored names (no per-trade cost when the names agree)."""
+        names = {s: stored_name(s, feed.market) for s in feed.symbols}
+        if all(k == v for k, v in names.items()):
+            return _Lane(feed, names, self._sink, self._on_gap, since_ms)
+        sink = self._sink
+
+        def renamed(t: Trade) -> None:
+            sink(Trade(names[t[0]], t[1], t[2], t[3], t[4], t[5], t[6], t[7]))
+
+        return _Lane(feed, names, renamed, functools.partial(self._on_renamed_gap, names), since_ms)
+
+    def _on_renamed_gap(self, names: Mapping[str, str], gap: "Gap") -> None:
+        self._on_gap(dataclasses.replace(gap, symbol=names.get(gap.symbol, gap.symbol)))
+
+    def _stored_key(self, symbol: str) -> str:
+        """The stored name a caller means: a stored name as is; an exchange name only one feed subscribes mapped."""
+        sym = check_symbol(symbol)
+        if sym in self._market_of:
+            return sym
+        owners = [lane.names[sym] for lane in self._lanes if sym in lane.names]
+        return owners[0] if len(owners) == 1 else sym
+
+    def _clients(self) -> list[FeedClient]:
+        return [c for c in (lane.client for lane in self._lanes) if c is not None]
+
     @property
     def store(self) -> "TickStore":
         """The store written to (opened on first use)."""
@@ -246,12 +307,14 @@ class Ingestor:
             self._unstored_since = None
             self._active = True
             self._writer_thread = threading.Thread(target=self._writer_main, name="quantkit-ingest-writer", daemon=True)
-            self._feed_thread = threading.Thread(target=self._feed_main, name="quantkit-ingest-feed", daemon=True)
             self._writer_thread.start()
-            self._feed_thread.start()
-        self.log.info(
-            "ingest started: %s from %s into %s", ",".join(self.feed_config.symbols), self.feed_config.ws_url, self.store.uri
-        )
+            for i, lane in enumerate(self._lanes):
+                name = "quantkit-ingest-feed" + (f"-{i}" if i else "")
+                lane.thread = threading.Thread(target=self._feed_main, args=(lane,), name=name, daemon=True)
+                lane.thread.start()
+        for lane in self._lanes:
+            self.log.info("ingest started: %s from %s into %s", ",".join(lane.names.values()), lane.feed.ws_url,
+                          self.store.uri)
         return self
 
     def stop(self, timeout: float = 30.0) -> IngestStats:
@@ -268,13 +331,14 @@ class Ingestor:
                 return self.stats
             self._state = "stopping"
             self._stopping.set()
-            client = self._client
-        if client is not None:
+            clients = self._clients()
+        for client in clients:
             client.stop()
-        if self._feed_thread is not None:
-            self._feed_thread.join(timeout)
-            if self._feed_thread.is_alive():
-                self.log.error("feed thread did not stop within %.1f s", timeout)
+        for lane in self._lanes:
+            if lane.thread is not None:
+                lane.thread.join(timeout)
+                if lane.thread.is_alive():
+                    self.log.error("feed thread did not stop within %.1f s", timeout)
         self._writer_stop.set()
         self._wake.set()
         if self._writer_thread is not None:
@@ -313,7 +377,8 @@ class Ingestor:
 
         A symbol counts as through when this ingestor wrote (or the store dropped as a duplicate) a
         trade at or above that id, or the store held it when the feed (re)started. Gives up when
-        nothing moves (stored, duplicates, gaps) for ``idle_timeout`` seconds.
+        nothing moves (stored, duplicates, gaps) for ``idle_timeout`` seconds. Keys are stored names
+        (an exchange name only one feed subscribes is read as its stored name).
 
         Returns:
             True when through, False when it gave up (the caller measures what is missing).
@@ -321,11 +386,12 @@ class Ingestor:
         def progress() -> tuple[int, int, int, int]:
             return (self._stored, self._duplicates, self._gap_count, self._accepted)
 
+        wanted = {self._stored_key(s): last for s, last in last_ids.items()}
         mark, since = progress(), time.monotonic()
         while True:
             done = all(
                 max(self._last_ids.get(s, -1), self._resumed.get(s, -1)) >= last
-                for s, last in last_ids.items()
+                for s, last in wanted.items()
             )
             if done and self.flush(timeout=idle_timeout):
                 return True
@@ -347,19 +413,23 @@ class Ingestor:
     @property
     def stats(self) -> IngestStats:
         """A snapshot of the live counters (cheap; safe from any thread)."""
-        client = self._client
         rejected: collections.Counter[str] = collections.Counter(self._feed_base["rejected"])
         received = self._feed_base["received"]
         reconnects = self._feed_base["reconnects"]
         backfilled = self._feed_base["backfilled"]
-        feed_state = "stopped"
-        if client is not None:
+        states = []  # per feed; the ingest's feed is "connected" only when every feed is
+        for lane in self._lanes:
+            client = lane.client
+            if client is None:
+                states.append("stopped")
+                continue
             fs = client.stats
             rejected.update(fs.rejected)
             received += fs.received
             reconnects += fs.reconnects
             backfilled += fs.backfill.trades if fs.backfill is not None else 0
-            feed_state = fs.state
+            states.append(fs.state)
+        feed_state = next((s for s in states if s != "connected"), "connected")
         lags = np.fromiter(self._lags, dtype=float) if self._lags else None
         now = time.monotonic()
         rate = 0.0
@@ -431,7 +501,7 @@ class Ingestor:
             self._gaps_unfilled += 1
             self._missing += gap.to_id - gap.from_id + 1
 
-    def _feed_main(self) -> None:
+    def _feed_main(self, lane: _Lane) -> None:
         delay = 0.5
         while not self._stopping.is_set():
             if self._paused.is_set():  # the store is full: stay disconnected until it takes writes again
@@ -439,72 +509,75 @@ class Ingestor:
                 continue
             loop = asyncio.new_event_loop()
             try:
-                if self._since_ms is not None:
-                    found = loop.run_until_complete(first_ids_since(self.feed_config, self._since_ms))
-                    self.log.info("initial backfill from %s: first trade ids %s", self._since_ms, found)
+                if lane.since_ms is not None:
+                    found = loop.run_until_complete(first_ids_since(lane.feed, lane.since_ms))
+                    self.log.info("initial backfill from %s: first trade ids %s", lane.since_ms, found)
                     for sym, first in found.items():
-                        self._backfill_from.setdefault(sym, first)
-                    self._since_ms = None
+                        self._backfill_from.setdefault(lane.names.get(sym, sym), first)
+                    lane.since_ms = None
                 client = FeedClient(
-                    self.feed_config,
-                    self._sink,
-                    on_gap=self._on_gap,
+                    lane.feed,
+                    lane.sink,
+                    on_gap=lane.on_gap,
                     logger=logging.getLogger("quantkit.feed"),
-                    last_ids=self._resume_ids(),
+                    last_ids=self._resume_ids(lane),
                     backfill_options=self._backfill_options,
                 )
                 with self._lock:
-                    self._client = client
+                    lane.client = client
                 if self._stopping.is_set():
                     break
                 if self._paused.is_set():
-                    self._retire_client()
+                    self._retire_client(lane)
                     continue
                 loop.run_until_complete(client.run())
                 if self._stopping.is_set():
                     break
                 if self._paused.is_set():
-                    self._retire_client()
+                    self._retire_client(lane)
                     continue
                 raise IngestError("feed loop returned without being stopped")
             except Exception as exc:  # noqa: BLE001 - the feed thread must never die silently
                 self._feed_restarts += 1
                 self._last_error = f"feed: {type(exc).__name__}: {exc}"
                 self.log.exception("feed loop crashed (restart %d in %.1f s)", self._feed_restarts, delay)
-                self._retire_client()
+                self._retire_client(lane)
                 if self._stopping.wait(delay):
                     break
                 delay = min(delay * 2, 30.0)
             finally:
                 loop.close()
 
-    def _resume_ids(self) -> dict[str, int]:
-        """Last trade id per symbol already stored or accepted, so the feed resumes after it.
+    def _resume_ids(self, lane: _Lane) -> dict[str, int]:
+        """Last trade id per exchange symbol of ``lane`` already stored or accepted, so its feed resumes after it.
 
         With these the feed drops re-sent trades and reports a restart's missing
         ids as a gap (recorded in the store) instead of silently skipping them.
         """
-        ids: dict[str, int] = {}
-        for symbol in self.feed_config.symbols:
-            last = self.store.last_trade_id(symbol)
+        held: dict[str, int] = {}  # by stored name
+        for symbol, stored in lane.names.items():
+            last = self.store.last_trade_id(stored)
             if last is not None:
-                ids[symbol] = int(last)
-            first = self._backfill_from.get(symbol)
-            if first is not None and first >= 1 and ids.get(symbol, -1) < first - 1:
-                ids[symbol] = first - 1  # the probe on connect backfills from `first` over REST
+                held[stored] = int(last)
+            first = self._backfill_from.get(stored)
+            if first is not None and first >= 1 and held.get(stored, -1) < first - 1:
+                held[stored] = first - 1  # the probe on connect backfills from `first` over REST
+        mine = set(lane.names.values())
         for t in list(self._buf):
-            if t.trade_id > ids.get(t.symbol, -1):
-                ids[t.symbol] = t.trade_id
-        for symbol, trades in list(self._pending.items()):
-            if trades and trades[-1].trade_id > ids.get(symbol, -1):
-                ids[symbol] = trades[-1].trade_id
-        self._resumed = {s: i for s, i in ids.items() if i >= self._backfill_from.get(s, -1)}
-        return ids
+            if t.symbol in mine and t.trade_id > held.get(t.symbol, -1):
+                held[t.symbol] = t.trade_id
+        for stored, trades in list(self._pending.items()):
+            if stored in mine and trades and trades[-1].trade_id > held.get(stored, -1):
+                held[stored] = trades[-1].trade_id
+        for stored in mine:
+            self._resumed.pop(stored, None)
+        self._resumed.update({s: i for s, i in held.items() if i >= self._backfill_from.get(s, -1)})
+        return {exch: held[stored] for exch, stored in lane.names.items() if stored in held}
 
-    def _retire_client(self) -> None:
+    def _retire_client(self, lane: _Lane) -> None:
         """Fold a dead client's counters into the base so stats stay cumulative."""
         with self._lock:
-            client, self._client = self._client, None
+            client, lane.client = lane.client, None
         if client is not None:
             fs = client.stats
             self._feed_base["received"] += fs.received
@@ -571,15 +644,14 @@ class Ingestor:
         if now < self._watch_due:
             return
         self._watch_due = now + 0.5
-        client = self._client
         received = self._feed_base["received"] + self._feed_base["backfilled"]
         rejected: collections.Counter[str] = collections.Counter(self._feed_base["rejected"])
         held = 0
-        if client is not None:
+        for client in self._clients():
             fs = client.stats
             received += fs.received + (fs.backfill.trades if fs.backfill is not None else 0)
             rejected.update(fs.rejected)
-            held = fs.held
+            held += fs.held
         dups = self._duplicates + rejected.pop("duplicate", 0)
         rejected.pop("held_at_stop", None)
         n_rejected = sum(rejected.values())
@@ -625,8 +697,8 @@ class Ingestor:
         if self._state in ("running", "error"):
             self._state = "store_full"
         with self._lock:
-            client = self._client
-        if client is not None:
+            clients = self._clients()
+        for client in clients:
             client.stop()
         if self._retry_is_safe():
             self.log.error(
@@ -659,8 +731,8 @@ class Ingestor:
         self._paused.set()
         self._state = "failed"
         with self._lock:
-            client = self._client
-        if client is not None:
+            clients = self._clients()
+        for client in clients:
             client.stop()
         self.log.critical(
             "store write failed in a way that forbids retrying in this process (%s); the ingest stopped writing "
@@ -688,7 +760,7 @@ class Ingestor:
             if not trades:
                 continue
             frame = trades_to_frame(trades)
-            result = self.store.append_ticks(symbol, frame, market=self.feed_config.market)
+            result = self.store.append_ticks(symbol, frame, market=self._market_of.get(symbol, self.feed_config.market))
             now_ms = self._clock() * 1000.0
             ev = np.fromiter((t.event_time for t in trades), dtype=float, count=len(trades))
             pending[symbol] = []

@@ -14,12 +14,14 @@ from quantkit import symbols as _symbols
 from quantkit.schema import TICK_COLUMNS, TICK_DTYPES
 
 __all__ = [
+    "CANDLE_PREFIX",
     "CANDLE_STORE_DTYPES",
     "RESERVED_PREFIX",
     "TimeLike",
     "arctic_rule",
     "check_symbol",
     "normalise_interval",
+    "time_range",
     "to_utc",
     "validate_candles",
     "validate_ticks",
@@ -27,6 +29,8 @@ __all__ = [
 
 #: ArcticDB symbols starting with this are quantkit's own (candles, records); user symbols may not.
 RESERVED_PREFIX = "_qk."
+#: ArcticDB symbol prefix of stored candles: ``_qk.candles.<SYMBOL>.<interval>`` (candle symbols are user symbols too).
+CANDLE_PREFIX = RESERVED_PREFIX + "candles."
 
 #: Column dtypes of stored candles. Unknown values: ``quote_volume``/``taker_buy_volume`` NaN, ``trades`` -1.
 CANDLE_STORE_DTYPES: dict[str, str] = {
@@ -72,6 +76,18 @@ def to_utc(value: object, name: str = "time") -> pd.Timestamp | None:
     if ts is pd.NaT:
         raise ValueError(f"{name}={value!r} is not a time")
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def time_range(start: object, end: object) -> tuple[pd.Timestamp | None, pd.Timestamp | None] | None:
+    """``(start, end)`` as UTC Timestamps (see :func:`to_utc`), ``None`` when both are ``None``.
+
+    Raises:
+        ValueError: a value is not a time, or ``start`` is after ``end``.
+    """
+    s, e = to_utc(start, "start"), to_utc(end, "end")
+    if s is not None and e is not None and s > e:
+        raise ValueError(f"start={start!r} is after end={end!r}")
+    return None if s is None and e is None else (s, e)
 
 
 def normalise_interval(freq: str) -> tuple[str, pd.Timedelta]:

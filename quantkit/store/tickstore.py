@@ -32,83 +32,47 @@ Concurrency (ArcticDB has no transactions and no locks on symbols):
 from __future__ import annotations
 
 import functools
-
 import logging
 import re
 import time
-from pathlib import Path
 from types import TracebackType
 from typing import Any, Callable, Sequence, TypeVar
 
 import numpy as np
 import pandas as pd
 from arcticdb import QueryBuilder
-from arcticdb.exceptions import (
-    ArcticException,
-    KeyNotFoundException,
-    LmdbMapFullError,
-    NoDataFoundException,
-    NoSuchVersionException,
-)
+from arcticdb.exceptions import ArcticException
 
 from quantkit.config import StoreConfig
-from quantkit.errors import SchemaError, StoreError, StoreFullError, StoreNotFoundError, SymbolNotFoundError
+from quantkit.errors import SchemaError, StoreError, SymbolNotFoundError
 from quantkit.schema import TICK_COLUMNS, TRADE_IDENTITY, empty_bars
-from quantkit.store._backend import Backend, SymbolState, get_backend
+from quantkit.store._backend import Backend, SymbolState
 from quantkit.store._bars import candle_bars, combine_bars, finish_bars, tick_bars_arctic
 from quantkit.symbols import parse_symbol, spot_name, stored_name
 from quantkit.store._frames import (
+    CANDLE_PREFIX,
     RESERVED_PREFIX,
     TimeLike,
     arctic_rule,
     check_symbol,
     normalise_interval,
-    to_utc,
+    time_range,
     validate_candles,
     validate_ticks,
 )
+from quantkit.store._handle import StoreHandle
 from quantkit.store.funding import funding_table, validate_funding
-from quantkit.store.gaps import GapRecord
+from quantkit.store.gaps import GapRecord, gaps_frame, to_gap_record
+from quantkit.store.records import RECORDS_PREFIX, SYMBOL_INFO, Records
 from quantkit.store.results import AppendResult, MaintenancePolicy, MaintenanceReport
 
 __all__ = ["BAR_CACHE_PREFIX", "CANDLE_PREFIX", "RECORDS_PREFIX", "SYMBOL_INFO", "TickStore"]
 
 log = logging.getLogger("quantkit.store")
 
-#: ArcticDB symbol prefix of stored candles: ``_qk.candles.<SYMBOL>.<interval>``.
-CANDLE_PREFIX = RESERVED_PREFIX + "candles."
-#: ArcticDB symbol prefix of record tables: ``_qk.records.<name>``.
-RECORDS_PREFIX = RESERVED_PREFIX + "records."
 #: ArcticDB symbol prefix of the writer-maintained 1-minute bar cache: ``_qk.bars1m.<SYMBOL>``.
 BAR_CACHE_PREFIX = RESERVED_PREFIX + "bars1m."
 _MINUTE = 60_000_000_000
-
-#: Record table of each tick symbol's market (``symbol``, ``market``): the legacy shared table, read
-#: only; the market is now recorded per symbol in ``symbol_info__<symbol>`` (one writer per table).
-SYMBOL_INFO = "symbol_info"
-#: Per-symbol record tables: ``<kind>__<symbol slug>`` (written only by the symbol's writer).
-_PER_SYMBOL_SEP = "__"
-_SLUG_RE = re.compile(r"[^a-z0-9_]")
-
-
-def _per_symbol_table(kind: str, sym: str) -> str:
-    """Record table name of ``kind`` (``gaps``, ``symbol_info``) for ``sym``: e.g. ``gaps__btcusdt``."""
-    return f"{kind}{_PER_SYMBOL_SEP}{_SLUG_RE.sub('_', sym.lower())}"[:64]
-
-def _require_existing(config: StoreConfig) -> None:
-    """Raise :class:`StoreNotFoundError` when an LMDB store or library is missing (checked before ArcticDB
-    would create the folder); other back-ends are checked after connecting (nothing is created there)."""
-    if not config.uri.lower().startswith("lmdb://"):
-        return
-    from quantkit.store._uri import normalise_uri, redact_uri
-
-    path = Path(normalise_uri(config.uri)[len("lmdb://") :].split("?", 1)[0])
-    if not (path / "_arctic_cfg").is_dir() or not (path / config.library / "data.mdb").is_file():
-        raise StoreNotFoundError(redact_uri(config.uri), config.library)
-
-
-_RECORD_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-_READ_RETRIES = 6
 _T = TypeVar("_T")
 
 
@@ -171,18 +135,10 @@ class TickStore:
             raise ValueError(f"reload_interval={reload_interval!r}: must be >= 0 seconds")
         self._config = config
         self._maintenance = maintenance
-        self._closed = False
-        if not create:
-            _require_existing(config)
-        try:
-            self._backend: Backend = get_backend(config.uri, reload_interval=reload_interval)
-            if not create and not self._backend.arctic.has_library(config.library):
-                raise StoreNotFoundError(self._backend.redacted, config.library)
-            self._lib = self._backend.library(config.library)
-        except ArcticException as exc:
-            from quantkit.store._uri import redact_uri
-
-            raise StoreError(f"cannot open store {redact_uri(config.uri)} library {config.library!r}: {exc}") from exc
+        self._h = StoreHandle(config, reload_interval=reload_interval, create=create)
+        self._backend: Backend = self._h.backend
+        self._lib = self._h.lib
+        self._records = Records(self._h)
 
     @classmethod
     def open(
@@ -224,7 +180,7 @@ class TickStore:
 
     def close(self) -> None:
         """Stop using this store object. The process-wide ArcticDB handle stays open for other users."""
-        self._closed = True
+        self._h.closed = True
 
     def __enter__(self) -> "TickStore":
         return self
@@ -238,92 +194,23 @@ class TickStore:
         return f"TickStore(uri={self.uri!r}, library={self.library!r})"
 
     def _check_open(self) -> None:
-        if self._closed:
-            raise StoreError(f"{self!r} is closed")
+        self._h.check_open()
 
     # ------------------------------------------------------------------ low-level helpers
 
     def _user_symbols(self) -> list[str]:
-        try:
-            names = self._lib.list_symbols()
-        except ArcticException:
-            return []
-        out = {n for n in names if not n.startswith(RESERVED_PREFIX)}
-        out |= {n[len(CANDLE_PREFIX) :].rsplit(".", 1)[0] for n in names if n.startswith(CANDLE_PREFIX)}
-        return sorted(out)
+        return self._h.user_symbols()
 
     def _retry(self, symbol: str, asym: str, fn: Callable[[], _T]) -> _T:
-        """Run a read, retrying races with the writer's maintenance (KeyNotFound / NoDataFound).
-
-        ``symbol`` is the user's name of what is read (``""`` for a batch of record tables), ``asym``
-        the ArcticDB symbol (or a label): a missing symbol raises :class:`SymbolNotFoundError`.
-        """
-        self._check_open()
-        delay = 0.002
-        for attempt in range(_READ_RETRIES):
-            try:
-                return fn()
-            except (KeyNotFoundException, NoDataFoundException) as exc:
-                if symbol and isinstance(exc, NoSuchVersionException) and not self._lib.has_symbol(asym):
-                    raise SymbolNotFoundError(symbol, self._user_symbols()) from None
-                if attempt == _READ_RETRIES - 1:
-                    raise StoreError(f"{asym}: read failed after {_READ_RETRIES} attempts: {exc}") from exc
-                time.sleep(delay)
-                delay *= 3
-            except ArcticException as exc:
-                raise StoreError(f"{asym}: read failed: {exc}") from exc
-        raise AssertionError("unreachable")
+        """The store's read retry (:meth:`quantkit.store._handle.StoreHandle.retry`)."""
+        return self._h.retry(symbol, asym, fn)
 
     def _write(self, asym: str, fn: Callable[[], _T]) -> _T:
-        """Run a write, mapping storage-full errors to :class:`StoreFullError`.
-
-        After an LMDB environment failed a write for lack of room (``MDB_MAP_FULL``, disk full) or with
-        an I/O error, every later write of this process to it is refused up front with
-        :class:`StoreFullError` (reads keep working): with ArcticDB 6.28 such writes were measured to
-        crash the process (SIGSEGV) or fail with garbage errors. A new process with room (a larger
-        ``map_size``, freed disk) writes normally again.
-        """
-        self._check_open()
-        backend = self._backend
-        if backend.refuse_writes is not None:
-            raise StoreFullError(self.uri, f"{asym}: write refused: {backend.refuse_writes}")
-        try:
-            return fn()
-        except LmdbMapFullError as exc:
-            self._refuse_later_writes(f"MDB_MAP_FULL ({exc})")
-            raise StoreFullError(self.uri, f"{asym}: {exc}") from exc
-        except ArcticException as exc:
-            text = str(exc)
-            if "MDB_MAP_FULL" in text or "No space left" in text or "-30792" in text:
-                self._refuse_later_writes(text)
-                raise StoreFullError(self.uri, f"{asym}: {text}") from exc
-            if "Input/output error" in text or "MDB_PANIC" in text:
-                self._refuse_later_writes(text)
-            raise StoreError(f"{asym}: write failed: {text}") from exc
-        except OSError as exc:
-            if getattr(exc, "errno", None) == 28:
-                self._refuse_later_writes(str(exc))
-                raise StoreFullError(self.uri, f"{asym}: {exc}") from exc
-            raise
-
-    def _refuse_later_writes(self, why: str) -> None:
-        """Stop this process from writing to an LMDB environment that failed a write (see :meth:`_write`)."""
-        backend = self._backend
-        if not backend.is_lmdb or backend.refuse_writes is not None:
-            return
-        backend.refuse_writes = (
-            f"an earlier write in this process failed ({why[:200]}); ArcticDB can crash writing to this LMDB "
-            "environment again, so this process no longer writes to it. Reopen the store in a new process with "
-            "room: a larger map_size (e.g. lmdb:///path?map_size=50GB) or free disk space"
-        )
-        log.error("store %s: %s", self.uri, backend.refuse_writes)
+        return self._h.write(asym, fn)
 
     @staticmethod
     def _range(start: TimeLike, end: TimeLike) -> tuple[pd.Timestamp | None, pd.Timestamp | None] | None:
-        s, e = to_utc(start, "start"), to_utc(end, "end")
-        if s is not None and e is not None and s > e:
-            raise ValueError(f"start={start!r} is after end={end!r}")
-        return None if s is None and e is None else (s, e)
+        return time_range(start, end)
 
     @staticmethod
     def _columns(columns: Sequence[str] | None) -> list[str] | None:
@@ -338,11 +225,7 @@ class TickStore:
         return cols
 
     def _exists(self, asym: str) -> bool:
-        self._check_open()
-        try:
-            return bool(self._lib.has_symbol(asym))
-        except ArcticException as exc:
-            raise StoreError(f"{asym}: cannot check existence: {exc}") from exc
+        return self._h.exists(asym)
 
     # ------------------------------------------------------------------ ticks: writes
 
@@ -359,13 +242,9 @@ class TickStore:
                 st.last_id = int(data["trade_id"].iloc[-1])
                 st.last_time = int(data.index.asi8[-1])
                 st.first_id = int(head["trade_id"].iloc[0])
-        for name in (_per_symbol_table(SYMBOL_INFO, sym), SYMBOL_INFO):  # own table first, then the legacy one
-            info = self.read_records(name)
-            if len(info) and "symbol" in info.columns:
-                mine = info[info["symbol"] == sym]
-                if len(mine):
-                    st.market = str(mine["market"].iloc[-1])
-                    break
+        market = self._records.market(sym)
+        if market is not None:
+            st.market = market
         st.last_maintain = time.monotonic()
         st.loaded = True
 
@@ -378,8 +257,7 @@ class TickStore:
         if market == "spot" and parse_symbol(sym).market == "futures":
             raise SchemaError(f"{sym} is a futures name (quantkit.symbols); store spot ticks under {spot_name(sym)}")
         if st.market is None:
-            row = pd.DataFrame({"symbol": [sym], "market": [market]}, index=pd.DatetimeIndex([pd.Timestamp.now(tz="UTC")], name="time"))
-            self.write_records(_per_symbol_table(SYMBOL_INFO, sym), row)
+            self._records.record_market(sym, market)
             st.market = market
         elif st.market != market:
             hint = (f"store them under {stored_name(sym, 'futures')}" if market == "futures" else
@@ -668,11 +546,8 @@ class TickStore:
         self._write(cache, lambda: self._lib.delete_data_in_range(cache, (cut, None), prune_previous_versions=True))
 
     def _segments(self, asym: str) -> int:
-        """Row slices of the latest version (uses ArcticDB's ``read_index``; -1 if unavailable)."""
-        try:
-            return int(len(self._lib._nvs.read_index(asym)))
-        except Exception:  # private API: never let it break maintenance
-            return -1
+        """Row slices of the latest version (-1 if unavailable); used by benchmarks and tests."""
+        return self._h.segments(asym)
 
     # ------------------------------------------------------------------ ticks: reads
 
@@ -1060,11 +935,7 @@ class TickStore:
                 rows.append(
                     {"symbol": sym, "kind": kind, "interval": label, "first": first, "last": last, "count": int(d.row_count)}
                 )
-        markets: dict[str, str] = {}
-        info_prefix = RECORDS_PREFIX + SYMBOL_INFO + _PER_SYMBOL_SEP
-        for info in [self.read_records(SYMBOL_INFO)] + self._read_tables([n for n in names if n.startswith(info_prefix)]):
-            if len(info) and "symbol" in info.columns:
-                markets.update(zip(info["symbol"], info["market"]))
+        markets = self._records.markets(names)
         for row in rows:
             row["market"] = markets.get(row["symbol"]) if row["kind"] == "ticks" else None
         out = pd.DataFrame(rows, columns=["symbol", "kind", "interval", "market", "first", "last", "count"])
@@ -1091,12 +962,6 @@ class TickStore:
 
     # ------------------------------------------------------------------ records (gaps, alerts, ...)
 
-    @staticmethod
-    def _record_symbol(name: str) -> str:
-        if not isinstance(name, str) or not _RECORD_NAME_RE.match(name):
-            raise ValueError(f"record table name {name!r}: use lower-case letters, digits and '_' (e.g. 'gaps')")
-        return RECORDS_PREFIX + name
-
     def write_records(self, name: str, frame: pd.DataFrame) -> AppendResult:
         """Add rows to a small metadata table (gaps, alerts...) stored as ``_qk.records.<name>``.
 
@@ -1116,52 +981,11 @@ class TickStore:
             SchemaError: naive or non-datetime index.
             ValueError: bad name.
         """
-        asym = self._record_symbol(name)
-        if not isinstance(frame, pd.DataFrame):
-            raise SchemaError(f"records must be a pandas DataFrame, got {type(frame).__name__}")
-        idx = frame.index
-        if not isinstance(idx, pd.DatetimeIndex) or idx.tz is None:
-            raise SchemaError("record frames need a UTC-aware DatetimeIndex")
-        df = frame.copy()
-        df.index = idx.tz_convert("UTC").as_unit("ns").rename(idx.name or "time")
-        df = df.sort_index(kind="stable")
-        if df.empty:
-            return AppendResult(0, 0)
-        st = self._backend.state(self.library, asym)
-        with st.lock:
-            if not self._exists(asym):
-                vi = self._write(asym, lambda: self._lib.write(asym, df))
-                return AppendResult(len(df), 0, 0, int(vi.version))
-            last = self._retry(asym, asym, lambda: self._lib.tail(asym, 1).data)
-            same_schema = list(last.columns) == list(df.columns) and all(
-                last[c].dtype == df[c].dtype for c in df.columns
-            )
-            if same_schema and (last.empty or df.index[0] >= last.index[-1]):
-                try:
-                    vi = self._write(asym, lambda: self._lib.append(asym, df, prune_previous_versions=True))
-                    return AppendResult(len(df), 0, 0, int(vi.version))
-                except StoreFullError:
-                    raise
-                except StoreError:
-                    pass  # schema detail differs: fall back to a rewrite
-            old = self._retry(asym, asym, lambda: self._lib.read(asym).data)
-            merged = pd.concat([old, df]).sort_index(kind="stable")
-            vi = self._write(asym, lambda: self._lib.write(asym, merged, prune_previous_versions=True))
-            return AppendResult(len(df), 0, 0, int(vi.version))
-
-    def _read_tables(self, asyms: list[str]) -> list[pd.DataFrame]:
-        """Read whole record tables by ArcticDB symbol (one batch; tables deleted meanwhile are skipped)."""
-        if not asyms:
-            return []
-        return self._retry("", "record tables", lambda: [it.data for it in self._lib.read_batch(asyms) if hasattr(it, "data")])
+        return self._records.write(name, frame)
 
     def read_records(self, name: str, start: TimeLike = None, end: TimeLike = None) -> pd.DataFrame:
         """Rows of a metadata table with index time in ``[start, end]``; an empty frame if the table is missing."""
-        asym = self._record_symbol(name)
-        rng = self._range(start, end)
-        if not self._exists(asym):
-            return pd.DataFrame(index=pd.DatetimeIndex([], dtype="datetime64[ns, UTC]", name="time"))
-        return self._retry(asym, asym, lambda: self._lib.read(asym, date_range=rng).data)
+        return self._records.read(name, start, end)
 
     def record_gap(
         self,
@@ -1197,45 +1021,12 @@ class TickStore:
             ValueError: missing or inconsistent ids, bad symbol or times.
             TypeError: ``symbol`` is neither a string nor a GapRecord.
         """
-
-        def _ms(v: Any, name: str) -> int | None:
-            if v is None:
-                return None
-            if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
-                return int(v)
-            ts = to_utc(v, name)
-            return None if ts is None else int(ts.value // 1_000_000)
-
-        if isinstance(symbol, GapRecord):
-            gap = symbol
-        elif isinstance(symbol, str):
-            if from_id is None or to_id is None:
-                raise ValueError(f"gap ids from_id={from_id!r} to_id={to_id!r}: need from_id <= to_id")
-            gap = GapRecord(symbol, from_id, to_id, _ms(first_missing_time, "first_missing_time"),
-                            _ms(next_trade_time, "next_trade_time"), _ms(detected_at, "detected_at"),
-                            bool(filled), reason)
-        else:
-            raise TypeError(f"record_gap: expected a symbol or a GapRecord, got {type(symbol).__name__}")
-        sym = check_symbol(gap.symbol)
-        from_id, to_id, filled, reason = int(gap.from_id), int(gap.to_id), gap.filled, gap.reason
-        first_ms = -1 if gap.first_missing_time is None else int(gap.first_missing_time)
-        next_ms = -1 if gap.next_trade_time is None else int(gap.next_trade_time)
-        det_ms = -1 if gap.detected_at is None else int(gap.detected_at)
-        det = pd.Timestamp.now(tz="UTC") if det_ms < 0 else pd.Timestamp(det_ms, unit="ms", tz="UTC")
-        row = pd.DataFrame(
-            {
-                "symbol": [sym],
-                "from_id": np.array([int(from_id)], dtype=np.int64),
-                "to_id": np.array([int(to_id)], dtype=np.int64),
-                "missing": np.array([int(to_id) - int(from_id) + 1], dtype=np.int64),
-                "first_missing_ms": np.array([first_ms], dtype=np.int64),
-                "next_trade_ms": np.array([next_ms], dtype=np.int64),
-                "filled": np.array([bool(filled)], dtype=bool),
-                "reason": [str(reason) if reason is not None else ""],
-            },
-            index=pd.DatetimeIndex([det], name="detected_at").as_unit("ns"),
+        self._records.record_gap(
+            to_gap_record(
+                symbol, from_id, to_id, first_missing_time=first_missing_time, next_trade_time=next_trade_time,
+                detected_at=detected_at, filled=filled, reason=reason,
+            )
         )
-        self.write_records(_per_symbol_table("gaps", sym), row)
 
     def gaps(self, symbol: str | None = None) -> pd.DataFrame:
         """Recorded gaps, oldest first.
@@ -1249,40 +1040,4 @@ class TickStore:
             if unknown), ``filled`` (bool) and ``reason`` (str, ``""`` if none).
         """
         sym = check_symbol(symbol) if symbol is not None else None
-        if sym is not None:
-            tables = [self.read_records("gaps"), self.read_records(_per_symbol_table("gaps", sym))]
-        else:
-            self._check_open()
-            try:
-                names = self._lib.list_symbols()
-            except ArcticException as exc:
-                raise StoreError(f"cannot list gap tables: {exc}") from exc
-            prefix = RECORDS_PREFIX + "gaps" + _PER_SYMBOL_SEP
-            tables = [self.read_records("gaps")] + self._read_tables(sorted(n for n in names if n.startswith(prefix)))
-        tables = [t for t in tables if len(t) and "symbol" in t.columns]
-        raw = pd.concat(tables).sort_index(kind="stable") if tables else pd.DataFrame()
-        out = pd.DataFrame(
-            {
-                "symbol": pd.Series([], dtype=object),
-                "from_id": pd.Series([], dtype="int64"),
-                "to_id": pd.Series([], dtype="int64"),
-                "missing": pd.Series([], dtype="int64"),
-                "first_missing_time": pd.Series([], dtype="datetime64[ns, UTC]"),
-                "next_trade_time": pd.Series([], dtype="datetime64[ns, UTC]"),
-                "filled": pd.Series([], dtype=bool),
-                "reason": pd.Series([], dtype=object),
-            },
-            index=pd.DatetimeIndex([], dtype="datetime64[ns, UTC]", name="detected_at"),
-        )
-        if raw.empty or "symbol" not in raw.columns:
-            return out
-        out = raw[["symbol", "from_id", "to_id", "missing"]].copy()
-        for col, src in (("first_missing_time", "first_missing_ms"), ("next_trade_time", "next_trade_ms")):
-            ms = raw[src] if src in raw.columns else pd.Series(-1, index=raw.index)
-            out[col] = pd.to_datetime(ms.where(ms >= 0), unit="ms", utc=True)
-        out["filled"] = raw["filled"].astype(bool) if "filled" in raw.columns else False
-        out["reason"] = raw["reason"].fillna("").astype(str) if "reason" in raw.columns else ""
-        out.index = out.index.rename("detected_at")
-        if sym is not None:
-            out = out[out["symbol"] == sym]
-        return out
+        return gaps_frame(self._records.gap_tables(sym), sym)

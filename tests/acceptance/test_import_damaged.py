@@ -213,3 +213,6 @@ def test_files_that_cannot_be_imported_exit_1_with_one_line(good: Good, tmp_path
     assert proc.returncode == 1, proc.stdout + proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("quantkit import: error:") and str(path) in lines[0]
+    reason = {"missing": "cannot open", "empty": "empty file", "unreadable": "cannot read", "unrecognised": "unknown",
+              "futures_onto_spot": "spot ticks"}[kind]  # fmt: skip
+    assert reason in lines[0], lines[0]
