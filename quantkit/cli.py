@@ -657,7 +657,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--kind", required=True, choices=list(KINDS), help="trades, aggTrades, klines or fundingRate (um)")
     sp.add_argument("--interval", default="1m", choices=list(KLINE_INTERVALS), help="klines interval (default 1m)")
     sp.add_argument("--start", type=argtypes.utc_time, required=True, help="first day (UTC), e.g. 2024-01-01")
-    sp.add_argument("--end", type=argtypes.utc_time, required=True, help="last day (UTC), inclusive")
+    sp.add_argument("--end", type=argtypes.utc_time, required=True, help="the day after the last day (UTC), exclusive: --start 2024-01-01 --end 2024-02-01 is January")
     sp.add_argument("--base-url", default=ARCHIVE_URL, help=f"archive root or a mirror (default {ARCHIVE_URL})")
     sp.add_argument("--dir", help="local mirror of the archive (default: $QUANTKIT_DATA_DIR/archive)")
     sp.add_argument("--no-import", action="store_true", help="only download and verify")

@@ -15,6 +15,11 @@ with the history: batch results agree with statsmodels and with the streaming
 
 Cost: ~``(1 + window / B)`` n work per summed quantity (1.5 n for windows of 32
 bars or more), all in numpy with in-place cumulative sums; no Python loop over bars.
+Rows are read straight from the series (a strided view; only the first and last rows
+are padded copies) and processed a chunk of rows at a time in reused, cache-sized
+scratch buffers, so only the outputs are allocated at full length (fresh memory costs
+more than the arithmetic here). :func:`rolling_zscore` is the same computation writing
+only the z-score.
 (Longer rows would be cheaper, but a cumulative sum's round-off grows with the row
 length: rows of ``3 * window`` keep the error within ~2x of the ``2 * window`` blocks
 this replaced, which the streaming-vs-batch property tests hold to 1e-9.)

@@ -158,7 +158,9 @@ def ols_hedge(y: Any, x: Any, *, intercept: bool = True, log: bool = False) -> O
             check_not_constant(ya, "y")
         beta = float(np.dot(xc, yc)) / sxx
         alpha = ym - beta * xm
-        resid = yc - beta * xc
+        xc *= beta  # in place: two n-sized arrays in all (the residual reuses yc)
+        yc -= xc
+        resid = yc
         ssr = float(np.dot(resid, resid))
         s2 = ssr / (n - 2)
         se_beta = math.sqrt(s2 / sxx)

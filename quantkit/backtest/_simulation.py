@@ -224,7 +224,7 @@ def simulate_arrays(
     cost_F = tn_F * rate
     # mark-to-market P&L (dense), accumulated in place in ``pnl``; one scratch buffer
     pnl = np.zeros(T)
-    scratch = np.empty(T)
+    scratch = np.empty(T)  # becomes the returns array at the end (one fresh array less)
     tmp = scratch[: max(T - 1, 0)]
     opened: np.ndarray = np.broadcast_to(0.0, (T,))  # read-only zeros unless fills happen at the open
     on_open = f is not c or (funding is not None and any(ev is not None and ev.on_open for ev in funding))
@@ -265,7 +265,8 @@ def simulate_arrays(
             gross_open += np.abs(q[i]) * f[i]
     # return base B_t: the gross exposure held at the previous close; where nothing was held, what
     # bar t's fill opened (only fill bars can open from flat; other flat bars have pnl 0 and r 0)
-    returns = np.zeros(T)
+    returns = scratch
+    returns.fill(0.0)
     held_prev = np.greater(gross_exposure[:-1], 0.0, out=np.empty(max(T - 1, 0), dtype=bool))
     np.divide(pnl[1:], gross_exposure[:-1], out=returns[1:], where=held_prev)
     from_flat = F[(F == 0) | ~held_prev[np.maximum(F - 1, 0)]] if F.shape[0] else F

@@ -263,9 +263,17 @@ def select_klines(
     )
 
 
-def kline_rows(klines: list[Kline], price_decimals: int, qty_decimals: int, quote_decimals: int) -> bytes:
-    """Binance's REST kline arrays as JSON bytes."""
+def kline_rows(
+    klines: list[Kline], price_decimals: int, qty_decimals: int, quote_decimals: int, *, prices_only: bool = False
+) -> bytes:
+    """Binance's REST kline arrays as JSON bytes (``prices_only``: mark/index price klines, volumes ``"0"``)."""
     pd, qd, vd = price_decimals, qty_decimals, quote_decimals
+    if prices_only:
+        return ("[" + ",".join(
+            f'[{k.open_time},"{k.open:.{pd}f}","{k.high:.{pd}f}","{k.low:.{pd}f}","{k.close:.{pd}f}","0",'
+            f'{k.close_time},"0",{k.trades},"0","0","0"]'
+            for k in klines
+        ) + "]").encode()
     rows = [
         f'[{k.open_time},"{k.open:.{pd}f}","{k.high:.{pd}f}","{k.low:.{pd}f}","{k.close:.{pd}f}","{k.volume:.{qd}f}",'
         f'{k.close_time},"{k.quote_volume:.{vd}f}",{k.trades},"{k.taker_buy_volume:.{qd}f}","{k.taker_buy_quote:.{vd}f}","0"]'

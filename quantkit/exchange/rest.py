@@ -11,7 +11,9 @@ path                         weight    weight    parameters
 ``historicalTrades``         25        20        symbol, fromId, limit (also startTime/endTime: local extension);
                                                  USD-M asks for an API key (``X-MBX-APIKEY``, any value)
 ``trades``                   25        5         symbol, limit
-``klines`` / ``uiKlines``    2         1-10      symbol, interval, startTime, endTime, limit (spot <= 1000, USD-M <= 1500)
+``klines`` / ``uiKlines``    2         1-10      symbol, interval, startTime, endTime, limit (spot <= 1000, USD-M <= 1500);
+                                                 USD-M ``continuousKlines`` (pair), ``markPriceKlines``, ``indexPriceKlines``
+                                                 (pair) from the same trades (mark = index = trade prices, no volumes)
 ``depth``                    5-250     2-20      symbol, limit (spot <= 5000, USD-M 5/10/20/50/100/500/1000)
 ``ticker/24hr``              2 / 80    1 / 40    symbol or symbols (spot) or none (all symbols; the second weight)
 ``ticker/price``             2 / 4     1 / 2     symbol or symbols (spot) or none
@@ -68,7 +70,7 @@ _WEIGHTS: dict[str, dict[str, int]] = {
              "klines": 2, "uiKlines": 2, "depth": 5, "ticker/24hr": 2, "ticker/price": 2, "ticker/bookTicker": 2,
              "avgPrice": 2},
     "futures": {"aggTrades": 20, "historicalTrades": 20, "trades": 5, "exchangeInfo": 1, "ping": 1, "time": 1,
-                "klines": 1, "depth": 2, "ticker/24hr": 1, "ticker/price": 1, "ticker/bookTicker": 2,
+                "klines": 1, "continuousKlines": 1, "markPriceKlines": 1, "indexPriceKlines": 1, "depth": 2, "ticker/24hr": 1, "ticker/price": 1, "ticker/bookTicker": 2,
                 "premiumIndex": 1, "fundingRate": 1},
     "delivery": {"exchangeInfo": 1, "ping": 1, "time": 1},
     "sapi": {"system/status": 1},
@@ -173,7 +175,7 @@ class RestApi:
         try:
             if endpoint == "depth":
                 weight = self._depth_weight(market, query)
-            elif endpoint == "klines" and market == "futures":
+            elif endpoint.endswith("lines") and market == "futures":
                 lim = self._int(query, "limit") or 500
                 weight = 1 if lim < 100 else 2 if lim < 500 else 5 if lim <= 1000 else 10
             if endpoint == "historicalTrades" and market == "futures" and not api_key:
@@ -199,8 +201,10 @@ class RestApi:
             return self._trades(market, query, recent_only=True)
         if endpoint == "historicalTrades":
             return self._trades(market, query, recent_only=False)
-        if endpoint in ("klines", "uiKlines"):
+        if endpoint in ("klines", "uiKlines", "continuousKlines"):
             return self._klines(market, query)
+        if endpoint in ("markPriceKlines", "indexPriceKlines"):
+            return self._klines(market, query, prices_only=True)
         if endpoint == "depth":
             return self._depth(market, query)
         if endpoint == "avgPrice":
@@ -325,7 +329,9 @@ class RestApi:
         lim = 500 if limit is None else limit
         return 2 if lim <= 50 else 5 if lim <= 100 else 10 if lim <= 500 else 20
 
-    def _klines(self, market: str, query: Mapping[str, str]) -> bytes:
+    def _klines(self, market: str, query: Mapping[str, str], *, prices_only: bool = False) -> bytes:
+        if "symbol" not in query and "pair" in query:  # continuousKlines / indexPriceKlines name the pair
+            query = {**query, "symbol": query["pair"]}
         sym, hist = self._symbol(query)
         interval = query.get("interval", "")
         if not interval:
@@ -347,7 +353,7 @@ class RestApi:
             raise _BadRequest(rest_error(-1023, "Start time is greater than end time."))
         klines = select_klines(hist.trades, interval, start=start, end=end, limit=limit, now_ms=self._now_ms())
         d = self._quote_decimals(market, sym)
-        return kline_rows(klines, d.price, d.qty, d.quote)
+        return kline_rows(klines, d.price, d.qty, d.quote, prices_only=prices_only)
 
     def _book(self, sym: str) -> TouchBook:
         book = self._books.get(sym)

@@ -303,7 +303,8 @@ def download(
         market: ``"spot"`` or ``"um"`` (USD-M futures).
         kind: ``"trades"``, ``"aggTrades"``, ``"klines"`` or ``"fundingRate"`` (``um`` only).
         start: first day (UTC), a date or ``"YYYY-MM-DD"``.
-        end: last day (UTC), inclusive.
+        end: the day after the last day (UTC), exclusive, like ``--end`` everywhere in quantkit
+            (``start="2024-01-01", end="2024-02-01"`` is January).
         interval: kline interval (``"1m"``...), required for ``klines``.
         store: where to import; ``None`` opens the default store (``QUANTKIT_ARCTIC_URI``).
         dest: the local mirror; ``None``: :func:`default_archive_dir`.
@@ -328,7 +329,7 @@ def download(
 
     Examples:
         >>> report = download("BTCUSDT,ETHUSDT", market="um", kind="klines", interval="1m",
-        ...                   start="2024-01-01", end="2024-01-31")  # doctest: +SKIP
+        ...                   start="2024-01-01", end="2024-02-01")  # doctest: +SKIP
         >>> print(report)  # doctest: +SKIP
     """
     syms = [check_symbol(s) for s in (symbols.split(",") if isinstance(symbols, str) else symbols) if s.strip()]
@@ -337,7 +338,10 @@ def download(
     if any("@" in s or "_" in s for s in syms):
         bad = next(s for s in syms if "@" in s or "_" in s)
         raise ValueError(f"symbol {bad!r}: give the exchange's name (e.g. BTCUSDT); --market and --kind choose the rest")
-    d0, d1 = _date(start, "start"), _date(end, "end")
+    d0, d_end = _date(start, "start"), _date(end, "end")
+    if d_end <= d0:
+        raise ValueError(f"end={end!r}: must be after start={start!r} (end is exclusive: the day after the last day)")
+    d1 = d_end - dt.timedelta(days=1)  # the planner counts days inclusively
     plan = plan_files(syms, market, kind, d0, d1, interval=interval, monthly=kind not in TICK_KINDS)
     if jobs < 1:
         raise ValueError(f"jobs={jobs!r}: must be >= 1")

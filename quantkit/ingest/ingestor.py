@@ -80,7 +80,8 @@ from quantkit.config import Config, FeedConfig, IngestConfig, StoreConfig
 from quantkit.errors import IngestError, StoreFullError
 from quantkit.feed import BackfillOptions, FeedClient, first_ids_since
 from quantkit.ingest.stats import IngestStats
-from quantkit.schema import Trade, trades_to_frame
+from quantkit.ingest._batch import PendingTicks, split_by_symbol
+from quantkit.schema import Trade
 from quantkit.symbols import check_symbol, stored_name
 
 if TYPE_CHECKING:
@@ -204,7 +205,7 @@ class Ingestor:
         self._writer_stop = threading.Event()
         self._lock = threading.Lock()
         self._writer_thread: threading.Thread | None = None
-        self._pending: dict[str, list[Trade]] = {}
+        self._pending: dict[str, PendingTicks] = {}  # per stored symbol: drained from the buffer, not yet written
         self._gaps: collections.deque[Gap] = collections.deque()
 
         self._state = "stopped"
@@ -485,7 +486,7 @@ class Ingestor:
                 return
         buf.append(trade)
         self._accepted += 1
-        if len(buf) >= self.config.batch_size:
+        if len(buf) >= self.config.batch_size and not self._wake.is_set():  # set() per trade costs a lock
             self._wake.set()
 
     def _wait_for_space(self) -> None:
@@ -567,8 +568,8 @@ class Ingestor:
             if t.symbol in mine and t.trade_id > held.get(t.symbol, -1):
                 held[t.symbol] = t.trade_id
         for stored, trades in list(self._pending.items()):
-            if stored in mine and trades and trades[-1].trade_id > held.get(stored, -1):
-                held[stored] = trades[-1].trade_id
+            if stored in mine and trades and trades.last_id > held.get(stored, -1):
+                held[stored] = trades.last_id
         for stored in mine:
             self._resumed.pop(stored, None)
         self._resumed.update({s: i for s, i in held.items() if i >= self._backfill_from.get(s, -1)})
@@ -745,13 +746,13 @@ class Ingestor:
         n = len(buf)
         if n:
             popleft = buf.popleft
-            for _ in range(n):
-                t = popleft()
-                lst = pending.get(t.symbol)
-                if lst is None:
-                    pending[t.symbol] = lst = []
-                lst.append(t)
+            drained = [popleft() for _ in range(n)]
             self._not_full.set()
+            for symbol, records in split_by_symbol(drained).items():  # columns, grouped without a per-trade loop
+                held = pending.get(symbol)
+                if held is None:
+                    pending[symbol] = held = PendingTicks()
+                held.add(records)
         # Gap records first: a gap reported before these trades arrived is on disk before any of them.
         self._record_gaps()
         written: set[str] = set()
@@ -759,20 +760,21 @@ class Ingestor:
             trades = pending[symbol]
             if not trades:
                 continue
-            frame = trades_to_frame(trades)
+            records = trades.records()
+            frame = trades.frame()
             result = self.store.append_ticks(symbol, frame, market=self._market_of.get(symbol, self.feed_config.market))
             now_ms = self._clock() * 1000.0
-            ev = np.fromiter((t.event_time for t in trades), dtype=float, count=len(trades))
-            pending[symbol] = []
+            ev = records["event_time"][-_LAG_SAMPLES:].astype(float)
+            trades.clear()
             self._stored += result.stored
             self._duplicates += result.duplicates
             self._per_symbol[symbol] += result.stored
-            top = max(t.trade_id for t in trades)
+            top = int(records["trade_id"].max())
             if top > self._last_ids.get(symbol, -1):
                 self._last_ids[symbol] = top
             self._lags.extend((now_ms - ev).tolist())
             self._lag_last = float(now_ms - ev.max())
-            self._last_trade_time = max(self._last_trade_time, trades[-1].trade_time)
+            self._last_trade_time = max(self._last_trade_time, int(records["trade_time"][-1]))
             written.add(symbol)
         if written:
             self._rate.append((time.monotonic(), self._stored))

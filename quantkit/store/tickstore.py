@@ -61,18 +61,17 @@ from quantkit.store._frames import (
     validate_ticks,
 )
 from quantkit.store._handle import StoreHandle
+from quantkit.store.barcache import BAR_CACHE_PREFIX, BarCache
 from quantkit.store.funding import funding_table, validate_funding
 from quantkit.store.gaps import GapRecord, gaps_frame, to_gap_record
 from quantkit.store.records import RECORDS_PREFIX, SYMBOL_INFO, Records
+from quantkit.store.ticks import Ticks
 from quantkit.store.results import AppendResult, MaintenancePolicy, MaintenanceReport
 
 __all__ = ["BAR_CACHE_PREFIX", "CANDLE_PREFIX", "RECORDS_PREFIX", "SYMBOL_INFO", "TickStore"]
 
 log = logging.getLogger("quantkit.store")
 
-#: ArcticDB symbol prefix of the writer-maintained 1-minute bar cache: ``_qk.bars1m.<SYMBOL>``.
-BAR_CACHE_PREFIX = RESERVED_PREFIX + "bars1m."
-_MINUTE = 60_000_000_000
 _T = TypeVar("_T")
 
 
@@ -139,6 +138,8 @@ class TickStore:
         self._backend: Backend = self._h.backend
         self._lib = self._h.lib
         self._records = Records(self._h)
+        self._bar_cache = BarCache(self._h)
+        self._ticks = Ticks(self._h, self._records, self._bar_cache, maintenance)
 
     @classmethod
     def open(
@@ -212,97 +213,10 @@ class TickStore:
     def _range(start: TimeLike, end: TimeLike) -> tuple[pd.Timestamp | None, pd.Timestamp | None] | None:
         return time_range(start, end)
 
-    @staticmethod
-    def _columns(columns: Sequence[str] | None) -> list[str] | None:
-        if columns is None:
-            return None
-        if isinstance(columns, str):
-            columns = [columns]
-        cols = list(columns)
-        bad = [c for c in cols if c not in TICK_COLUMNS]
-        if bad:
-            raise ValueError(f"columns {bad!r} are not tick columns; choose from {list(TICK_COLUMNS)}")
-        return cols
-
     def _exists(self, asym: str) -> bool:
         return self._h.exists(asym)
 
     # ------------------------------------------------------------------ ticks: writes
-
-    def _load_state(self, sym: str, st: SymbolState) -> None:
-        """Fill the writer cache from the stored tail and head (first write of this process)."""
-        if st.loaded:
-            return
-        if self._exists(sym):
-            tail = self._retry(sym, sym, lambda: self._lib.tail(sym, 1, columns=["trade_id"]))
-            head = self._retry(sym, sym, lambda: self._lib.head(sym, 1, columns=["trade_id"]).data)
-            data = tail.data
-            st.last_version = int(tail.version)
-            if len(data):
-                st.last_id = int(data["trade_id"].iloc[-1])
-                st.last_time = int(data.index.asi8[-1])
-                st.first_id = int(head["trade_id"].iloc[0])
-        market = self._records.market(sym)
-        if market is not None:
-            st.market = market
-        st.last_maintain = time.monotonic()
-        st.loaded = True
-
-    def _check_market(self, sym: str, st: SymbolState, market: str | None) -> None:
-        """Refuse ticks of another market than the symbol's recorded one; record it the first time."""
-        if market is None:
-            return
-        if market not in ("spot", "futures"):
-            raise ValueError(f"market={market!r}: expected 'spot' or 'futures'")
-        if market == "spot" and parse_symbol(sym).market == "futures":
-            raise SchemaError(f"{sym} is a futures name (quantkit.symbols); store spot ticks under {spot_name(sym)}")
-        if st.market is None:
-            self._records.record_market(sym, market)
-            st.market = market
-        elif st.market != market:
-            hint = (f"store them under {stored_name(sym, 'futures')}" if market == "futures" else
-                    f"the perpetual belongs under {stored_name(sym, 'futures')}, the spot market under {spot_name(sym)}")
-            raise SchemaError(
-                f"{sym} holds {st.market} ticks; these are {market} ticks (different trade ids): {hint} (quantkit.symbols)"
-            )
-
-    @staticmethod
-    def _sorted_unique(df: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-        """``df`` sorted by trade id (stable) with repeated ids dropped (first kept), and the drop count."""
-        ids = df["trade_id"].to_numpy()
-        if len(ids) < 2 or bool(np.all(ids[1:] > ids[:-1])):
-            return df, 0
-        order = np.argsort(ids, kind="stable")
-        ids_sorted = ids[order]
-        keep = np.ones(len(ids), dtype=bool)
-        keep[1:] = ids_sorted[1:] != ids_sorted[:-1]
-        return df.iloc[order[keep]], int((~keep).sum())
-
-    def _append_new(self, sym: str, st: SymbolState, df: pd.DataFrame) -> AppendResult:
-        """Append rows whose ids are all above the watermark, keeping time order (caller holds the lock)."""
-        if df.empty:
-            return AppendResult(0, 0)
-        t = df.index.asi8
-        prev = np.maximum.accumulate(np.concatenate(([st.last_time], t[:-1])))
-        late = t < prev
-        n_late = int(late.sum())
-        if n_late:
-            df = df[~late]
-            log.warning("%s: %d ticks dropped: time earlier than an earlier trade id", sym, n_late)
-        if df.empty:
-            return AppendResult(0, 0, n_late)
-        if st.last_version is None and not self._exists(sym):
-            vi = self._write(sym, lambda: self._lib.write(sym, df))
-            st.first_id = int(df["trade_id"].iloc[0])
-        else:
-            vi = self._write(sym, lambda: self._lib.append(sym, df))
-            if st.first_id < 0:
-                st.first_id = int(df["trade_id"].iloc[0])
-        st.last_id = int(df["trade_id"].iloc[-1])
-        st.last_time = int(df.index.asi8[-1])
-        st.last_version = int(vi.version)
-        st.appends_since_maintain += 1
-        return AppendResult(len(df), 0, n_late, int(vi.version))
 
     def append_ticks(self, symbol: str, frame: pd.DataFrame, *, market: str | None = None) -> AppendResult:
         """Append a batch of ticks, skipping trade ids that are already stored.
@@ -344,22 +258,7 @@ class TickStore:
             >>> store.append_ticks("BTCUSDT", frame)  # doctest: +SKIP
             AppendResult(stored=1000, duplicates=0, out_of_order=0, version=12)
         """
-        sym = check_symbol(symbol)
-        df = validate_ticks(frame)
-        st = self._backend.state(self.library, sym)
-        with st.lock:
-            self._check_open()
-            self._load_state(sym, st)
-            self._check_market(sym, st, market)
-            df, dup_batch = self._sorted_unique(df)
-            ids = df["trade_id"].to_numpy()
-            new = ids > st.last_id
-            n_old = int(len(ids) - new.sum())
-            if n_old:
-                df = df[new]
-            result = AppendResult(0, dup_batch + n_old) + self._append_new(sym, st, df)
-            self._auto_maintain(sym, st)
-        return result
+        return self._ticks.append(symbol, frame, market=market)
 
     def insert_ticks(
         self, symbol: str, frame: pd.DataFrame, *, market: str | None = None, replace: bool = False
@@ -389,87 +288,9 @@ class TickStore:
         Raises:
             SchemaError, StoreFullError, StoreError, ValueError: as :meth:`append_ticks`.
         """
-        sym = check_symbol(symbol)
-        df = validate_ticks(frame)
-        st = self._backend.state(self.library, sym)
-        with st.lock:
-            self._check_open()
-            self._load_state(sym, st)
-            self._check_market(sym, st, market)
-            df, dup_batch = self._sorted_unique(df)
-            ids = df["trade_id"].to_numpy()
-            above = ids > st.last_id
-            result = AppendResult(0, dup_batch)
-            if st.last_version is not None and not bool(above.all()):
-                result = result + self._merge_old(sym, st, df[~above], replace)
-            result = result + self._append_new(sym, st, df[above])
-            self._auto_maintain(sym, st)
-        return result
-
-    def _merge_old(self, sym: str, st: SymbolState, old: pd.DataFrame, replace: bool = False) -> AppendResult:
-        late = old.index.asi8 > st.last_time  # an old id after the newest tick: would break id/time order
-        n_late = int(late.sum())
-        if n_late:
-            old = old[~late]
-            log.warning("%s: %d backfill ticks dropped: time later than the last stored tick", sym, n_late)
-        if old.empty:
-            return AppendResult(0, 0, n_late)
-        # the stored rows with these ids, wherever their time is (a conflicting row may carry another time)
-        ids = old["trade_id"].to_numpy()
-        q = QueryBuilder()
-        q = q[(q["trade_id"] >= int(ids.min())) & (q["trade_id"] <= int(ids.max()))]
-        stored = self._retry(sym, sym, lambda: self._lib.read(sym, query_builder=q).data)
-        stored = stored[~stored["trade_id"].duplicated()]
-        pos = pd.Index(stored["trade_id"].to_numpy()).get_indexer(ids)
-        known = np.flatnonzero(pos >= 0)
-        eq = np.ones(len(known), dtype=bool)
-        for col in TRADE_IDENTITY:
-            eq &= old[col].to_numpy()[known] == stored[col].to_numpy()[pos[known]]
-        eq &= old.index.asi8[known] // 1_000_000 == stored.index.asi8[pos[known]] // 1_000_000
-        differ = known[~eq]
-        conflicts = tuple(int(v) for v in ids[differ])
-        dups = int(eq.sum())
-        write = np.ones(len(old), dtype=bool)
-        write[known[eq]] = False
-        if not replace:
-            write[differ] = False
-        fresh = old[write]
-        if fresh.empty:
-            return AppendResult(0, dups, n_late, conflicts=() if replace else conflicts)
-        gone = np.array(conflicts if replace else (), dtype=np.int64)
-        span = np.concatenate((fresh.index.asi8, stored.index.asi8[pos[differ]] if replace else np.array([], np.int64)))
-        t0, t1 = pd.Timestamp(int(span.min()), tz="UTC"), pd.Timestamp(int(span.max()), tz="UTC")
-        existing = self._retry(sym, sym, lambda: self._lib.read(sym, date_range=(t0, t1)).data)
-        if len(gone):
-            existing = existing[~existing["trade_id"].isin(gone)]
-        merged = pd.concat([existing, fresh[existing.columns]])
-        order = np.lexsort((merged["trade_id"].to_numpy(), merged.index.asi8))
-        merged = merged.iloc[order]
-        self._invalidate_bar_cache(sym, int(span.min()))  # first, so readers never mix old bars with new ticks
-        vi = self._write(sym, lambda: self._lib.update(sym, merged, date_range=(t0, t1)))
-        st.last_version = int(vi.version)
-        first = int(fresh["trade_id"].min())
-        st.first_id = min(st.first_id, first) if st.first_id >= 0 else first
-        st.appends_since_maintain += 1
-        return AppendResult(len(fresh), dups, n_late, int(vi.version), () if replace else conflicts)
+        return self._ticks.insert(symbol, frame, market=market, replace=replace)
 
     # ------------------------------------------------------------------ maintenance
-
-    def _auto_maintain(self, sym: str, st: SymbolState) -> None:
-        pol = self._maintenance
-        if pol is None or not pol.auto or st.appends_since_maintain == 0:
-            return
-        due = (pol.every_appends is not None and st.appends_since_maintain >= pol.every_appends) or (
-            pol.interval is not None and time.monotonic() - st.last_maintain >= pol.interval
-        )
-        if not due:
-            return
-        try:
-            self.maintain(sym)
-        except StoreError as exc:  # the data is stored; maintenance will be tried again later
-            st.last_maintain = time.monotonic()
-            st.appends_since_maintain = 0
-            log.warning("%s: maintenance failed, will retry later: %s", sym, exc)
 
     def maintain(self, symbol: str) -> MaintenanceReport:
         """Prune superseded versions, compact the appended segments, extend the 1-minute bar cache.
@@ -491,59 +312,7 @@ class TickStore:
             SymbolNotFoundError: no such tick symbol.
             StoreError: storage failure.
         """
-        sym = check_symbol(symbol)
-        st = self._backend.state(self.library, sym)
-        with st.lock:
-            t0 = time.perf_counter()
-            if not self._exists(sym):
-                raise SymbolNotFoundError(sym, self._user_symbols())
-            self._load_state(sym, st)
-            self._write(sym, lambda: self._lib.prune_previous_versions(sym))
-            vi = self._write(sym, lambda: self._lib.compact_data(sym))
-            compacted = st.last_version is None or int(vi.version) != st.last_version
-            st.last_version = int(vi.version)
-            cached = self._update_bar_cache(sym, st)
-            st.appends_since_maintain = 0
-            st.last_maintain = time.monotonic()
-            report = MaintenanceReport(sym, compacted, True, self._segments(sym), time.perf_counter() - t0, cached)
-        log.debug("maintained %s: %s", sym, report)
-        return report
-
-    def _cache_end(self, cache: str) -> int | None:
-        """Exclusive end (ns) of the bar cache: last cached bar + 1 minute; ``None`` if empty/missing."""
-        if not self._exists(cache):
-            return None
-        last = self._retry(cache, cache, lambda: self._lib.tail(cache, 1, columns=["trades"]).data)
-        return int(last.index.asi8[-1]) + _MINUTE if len(last) else None
-
-    def _update_bar_cache(self, sym: str, st: SymbolState) -> int:
-        """Append the 1-minute bars of newly completed minutes to the cache; returns bars added."""
-        if st.last_id < 0:
-            return 0
-        cache = BAR_CACHE_PREFIX + sym
-        complete_end = st.last_time - st.last_time % _MINUTE  # bars before this minute are final
-        start = self._cache_end(cache)
-        if start is not None and start >= complete_end:
-            return 0
-        rng = (None if start is None else pd.Timestamp(start, tz="UTC"), pd.Timestamp(complete_end - 1, tz="UTC"))
-        bars = self._retry(sym, sym, lambda: tick_bars_arctic(self._lib, sym, "1min", rng))
-        if bars.empty:
-            return 0
-        if start is None or not self._exists(cache):
-            self._write(cache, lambda: self._lib.write(cache, bars, prune_previous_versions=True))
-        else:
-            self._write(cache, lambda: self._lib.prune_previous_versions(cache))
-            self._write(cache, lambda: self._lib.append(cache, bars))
-            self._write(cache, lambda: self._lib.compact_data(cache))
-        return len(bars)
-
-    def _invalidate_bar_cache(self, sym: str, from_ns: int) -> None:
-        """Drop cached bars from the minute of ``from_ns`` on (history is about to change there)."""
-        cache = BAR_CACHE_PREFIX + sym
-        if not self._exists(cache):
-            return
-        cut = pd.Timestamp(from_ns - from_ns % _MINUTE, tz="UTC")
-        self._write(cache, lambda: self._lib.delete_data_in_range(cache, (cut, None), prune_previous_versions=True))
+        return self._ticks.maintain(symbol)
 
     def _segments(self, asym: str) -> int:
         """Row slices of the latest version (-1 if unavailable); used by benchmarks and tests."""
@@ -577,10 +346,7 @@ class TickStore:
         Examples:
             >>> store.ticks("BTCUSDT", "2024-08-08 23:55", "2024-08-08 23:56", columns=["price"])  # doctest: +SKIP
         """
-        sym = check_symbol(symbol)
-        cols = self._columns(columns)
-        rng = self._range(start, end)
-        return self._retry(sym, sym, lambda: self._lib.read(sym, date_range=rng, columns=cols).data)
+        return self._ticks.read(symbol, start, end, columns=columns)
 
     def tail(self, symbol: str, n: int = 1000, *, columns: Sequence[str] | None = None) -> pd.DataFrame:
         """The last ``n`` ticks of ``symbol`` (fewer if the symbol holds fewer).
@@ -589,19 +355,11 @@ class TickStore:
             SymbolNotFoundError: no ticks for this symbol.
             ValueError: ``n`` < 0 or bad symbol/columns.
         """
-        sym = check_symbol(symbol)
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-            raise ValueError(f"n={n!r}: must be an integer >= 0")
-        cols = self._columns(columns)
-        return self._retry(sym, sym, lambda: self._lib.tail(sym, int(n), columns=cols).data)
+        return self._ticks.tail(symbol, n, columns=columns)
 
     def last_trade_id(self, symbol: str) -> int | None:
         """The highest stored trade id of ``symbol`` (``None`` if the symbol has no ticks)."""
-        sym = check_symbol(symbol)
-        if not self._exists(sym):
-            return None
-        data = self._retry(sym, sym, lambda: self._lib.tail(sym, 1, columns=["trade_id"]).data)
-        return int(data["trade_id"].iloc[-1]) if len(data) else None
+        return self._ticks.last_id(symbol)
 
     def has_symbol(self, symbol: str) -> bool:
         """Whether ``symbol`` has ticks or candles in the store."""
@@ -648,41 +406,13 @@ class TickStore:
         if rng is not None and rng[0] is not None:
             s = rng[0]
             rng = (pd.Timestamp(s.value - s.value % td.value, tz="UTC"), rng[1])
-        rule = arctic_rule(td)
         try:
-            if td.value % _MINUTE == 0:
-                return self._cached_bars(sym, int(td.value), rng)
-            return self._retry(sym, sym, lambda: tick_bars_arctic(self._lib, sym, rule, rng))
+            return self._bar_cache.tick_bars(sym, td, rng)
         except SymbolNotFoundError:
             intervals = self._candle_intervals(sym)
             if not intervals:
                 raise
         return self._candle_bars(sym, freq, td, intervals, rng)
-
-    def _cached_bars(
-        self, sym: str, bar_ns: int, rng: tuple[pd.Timestamp | None, pd.Timestamp | None] | None
-    ) -> pd.DataFrame:
-        """Bars that are multiples of 1 minute: cached 1-minute bars plus ticks after the cache."""
-        cache = BAR_CACHE_PREFIX + sym
-        s, e = rng if rng is not None else (None, None)
-        end_cached = self._cache_end(cache)
-        if end_cached is None:
-            return self._retry(sym, sym, lambda: tick_bars_arctic(self._lib, sym, arctic_rule(pd.Timedelta(bar_ns)), rng))
-        boundary = end_cached
-        if e is not None:
-            boundary = min(boundary, e.value - e.value % _MINUTE)  # a cached bar must end inside the range
-        parts: list[pd.DataFrame] = []
-        if s is None or s.value < boundary:
-            cached_rng = (s, pd.Timestamp(boundary - 1, tz="UTC"))
-            parts.append(self._retry(sym, cache, lambda: self._lib.read(cache, date_range=cached_rng).data))
-        if e is None or e.value >= boundary:
-            lo = pd.Timestamp(boundary, tz="UTC") if s is None or s.value < boundary else s
-            parts.append(self._retry(sym, sym, lambda: tick_bars_arctic(self._lib, sym, "1min", (lo, e))))
-        parts = [p for p in parts if len(p)]
-        if not parts:
-            return empty_bars()
-        minute = finish_bars(pd.concat(parts)) if len(parts) > 1 else finish_bars(parts[0])
-        return minute if bar_ns == _MINUTE else combine_bars(minute, bar_ns)
 
     # ------------------------------------------------------------------ candles
 

@@ -36,17 +36,17 @@ def test_download_command_imports_verifies_refuses_and_is_idempotent(
         common = ["--base-url", archive.url, "--jobs", "2", "-q"]
 
         first = _quantkit(["download", "BTCUSDT,ETHUSDT", "--market", "um", "--kind", "trades",
-                           "--start", "2024-09-01", "--end", "2024-09-02", *common], tmp_path, 120 * timeout_unit)  # fmt: skip
+                           "--start", "2024-09-01", "--end", "2024-09-03", *common], tmp_path, 120 * timeout_unit)  # fmt: skip
         assert first.returncode == 0, first.stdout + first.stderr
         assert "Downloaded 4 file(s)" in first.stdout and "4 fetched" in first.stdout
         assert f"Imported {len(btc) + len(eth):,} rows: {len(btc) + len(eth):,} stored" in first.stdout
 
         funding = _quantkit(["download", "BTCUSDT", "--market", "um", "--kind", "fundingRate",
-                             "--start", "2024-08-01", "--end", "2024-08-31", *common], tmp_path, 120 * timeout_unit)  # fmt: skip
+                             "--start", "2024-08-01", "--end", "2024-09-01", *common], tmp_path, 120 * timeout_unit)  # fmt: skip
         assert funding.returncode == 0, funding.stdout + funding.stderr
 
         again = _quantkit(["download", "BTCUSDT,ETHUSDT", "--market", "um", "--kind", "trades",
-                           "--start", "2024-09-01", "--end", "2024-09-02", *common], tmp_path, 120 * timeout_unit)  # fmt: skip
+                           "--start", "2024-09-01", "--end", "2024-09-03", *common], tmp_path, 120 * timeout_unit)  # fmt: skip
         assert again.returncode == 0, again.stdout + again.stderr
         assert "4 already verified" in again.stdout and "0 stored" in again.stdout
         assert "4 file(s) already imported into this store" in again.stdout
@@ -55,12 +55,12 @@ def test_download_command_imports_verifies_refuses_and_is_idempotent(
         archive.add(archive_path("um", "daily", "trades", "BTCUSDT", "2024-09-03"), b"PK\x03\x04 not what the checksum says",
                     checksum="f" * 64)  # fmt: skip
         refused = _quantkit(["download", "BTCUSDT", "--market", "um", "--kind", "trades",
-                             "--start", "2024-09-03", "--end", "2024-09-03", *common], tmp_path, 120 * timeout_unit)  # fmt: skip
+                             "--start", "2024-09-03", "--end", "2024-09-04", *common], tmp_path, 120 * timeout_unit)  # fmt: skip
         assert refused.returncode == 1, refused.stdout + refused.stderr
         assert "REFUSED" in refused.stdout and "sha256 mismatch" in refused.stdout
 
     usage = _quantkit(["download", "BTCUSDT", "--market", "spot", "--kind", "fundingRate",
-                       "--start", "2024-08-01", "--end", "2024-08-31"], tmp_path, 60 * timeout_unit)  # fmt: skip
+                       "--start", "2024-08-01", "--end", "2024-09-01"], tmp_path, 60 * timeout_unit)  # fmt: skip
     assert usage.returncode == 2 and usage.stderr.strip().splitlines()[-1].startswith("quantkit download: error:")
     assert "Traceback" not in usage.stderr
 

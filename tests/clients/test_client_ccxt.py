@@ -84,6 +84,9 @@ def test_ccxt_rest_market_data(venue, timeout_unit) -> None:
         assert rate["fundingRate"] == pytest.approx(0.0001) and rate["markPrice"] > 0
         assert isinstance(client.fetch_funding_rate_history(symbol), list)
         assert client.fetch_mark_price(symbol)["markPrice"] > 0
+        for price in ("mark", "index"):
+            bars = client.fetch_ohlcv(symbol, "1m", limit=3, params={"price": price})
+            assert bars and all(b[2] >= b[3] > 0 for b in bars)
 
 
 def test_ccxt_pro_watch_methods(venue, run_async, timeout_unit) -> None:

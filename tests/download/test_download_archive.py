@@ -76,13 +76,13 @@ def test_every_kind_is_stored_exactly_and_a_second_run_fetches_and_stores_nothin
     fund = build.funding("BTCUSDT", "2024-12")
 
     runs = [
-        dict(symbols="BTCUSDT", market="spot", kind="trades", start="2024-12-31", end="2025-01-02"),
-        dict(symbols="BTCUSDT", market="um", kind="trades", start="2025-01-01", end="2025-01-02"),
-        dict(symbols="ETHUSDT", market="spot", kind="aggTrades", start="2025-01-03", end="2025-01-03"),
-        dict(symbols="ETHUSDT", market="um", kind="aggTrades", start="2024-06-01", end="2024-06-01"),
-        dict(symbols="BTCUSDT", market="um", kind="klines", interval="1m", start="2024-12-01", end="2025-01-01"),
-        dict(symbols="ETHUSDT", market="spot", kind="klines", interval="1m", start="2025-01-02", end="2025-01-02"),
-        dict(symbols="BTCUSDT", market="um", kind="fundingRate", start="2024-12-01", end="2024-12-31"),
+        dict(symbols="BTCUSDT", market="spot", kind="trades", start="2024-12-31", end="2025-01-03"),
+        dict(symbols="BTCUSDT", market="um", kind="trades", start="2025-01-01", end="2025-01-03"),
+        dict(symbols="ETHUSDT", market="spot", kind="aggTrades", start="2025-01-03", end="2025-01-04"),
+        dict(symbols="ETHUSDT", market="um", kind="aggTrades", start="2024-06-01", end="2024-06-02"),
+        dict(symbols="BTCUSDT", market="um", kind="klines", interval="1m", start="2024-12-01", end="2025-01-02"),
+        dict(symbols="ETHUSDT", market="spot", kind="klines", interval="1m", start="2025-01-02", end="2025-01-03"),
+        dict(symbols="BTCUSDT", market="um", kind="fundingRate", start="2024-12-01", end="2025-01-01"),
     ]
     for kw in runs:
         report = _run(archive, store, tmp_path, **kw)  # type: ignore[arg-type]
@@ -129,7 +129,7 @@ def test_checksum_mismatch_is_fetched_again_once_then_refused_and_nothing_is_imp
     """A zip whose checksum never matches: two downloads, refused, nothing stored; the good day is stored."""
     good = build.trades("um", "ETHUSDT", D(2024, 3, 1), rows=3000)
     build.trades("um", "ETHUSDT", D(2024, 3, 2), rows=3000, checksum="0" * 64)
-    report = _run(archive, store, tmp_path, "ETHUSDT", market="um", kind="trades", start="2024-03-01", end="2024-03-02")
+    report = _run(archive, store, tmp_path, "ETHUSDT", market="um", kind="trades", start="2024-03-01", end="2024-03-03")
     assert not report.ok
     [bad] = report.refused
     assert bad.fetch.file.date == "2024-03-02" and "sha256 mismatch" in str(bad.refused)
@@ -148,7 +148,7 @@ def test_damaged_zip_with_a_matching_checksum_is_refused_and_nothing_from_it_is_
     build.trades("spot", "ETHUSDT", D(2024, 3, 1), damage=True)
     good = build.trades("spot", "ETHUSDT", D(2024, 3, 2), rows=2000)
     archive.add(archive_path("spot", "daily", "trades", "ETHUSDT", "2024-03-03"), zip_csv("x.csv", "this is not,a trades file\n"))
-    report = _run(archive, store, tmp_path, "ETHUSDT", market="spot", kind="trades", start="2024-03-01", end="2024-03-03")
+    report = _run(archive, store, tmp_path, "ETHUSDT", market="spot", kind="trades", start="2024-03-01", end="2024-03-04")
     damaged, unreadable = report.refused
     assert damaged.fetch.file.date == "2024-03-01" and "damaged zip" in str(damaged.refused)
     assert "CRC" in str(damaged.refused)
@@ -163,7 +163,7 @@ def test_a_404_day_is_a_clear_missing_line_and_the_other_days_are_stored(
     """A day the archive does not have is reported as missing (not refused); the others are imported."""
     a = build.trades("um", "BTCUSDT", D(2024, 5, 1), rows=1000)
     b = build.trades("um", "BTCUSDT", D(2024, 5, 3), rows=1000)
-    report = _run(archive, store, tmp_path, "BTCUSDT", market="um", kind="trades", start="2024-05-01", end="2024-05-03")
+    report = _run(archive, store, tmp_path, "BTCUSDT", market="um", kind="trades", start="2024-05-01", end="2024-05-04")
     assert report.ok and not report.refused
     [miss] = report.missing
     assert miss.fetch.file.date == "2024-05-02" and "not in the archive" in str(miss.fetch.reason)
@@ -180,7 +180,7 @@ def test_a_dropped_connection_and_503s_are_retried_and_the_file_resumes_where_it
     size = len(archive.files[path])
     archive.drop_after[path] = size // 2
     archive.fail_times[path + ".CHECKSUM"] = 2
-    report = _run(archive, store, tmp_path, "BTCUSDT", market="spot", kind="trades", start="2025-02-01", end="2025-02-01")
+    report = _run(archive, store, tmp_path, "BTCUSDT", market="spot", kind="trades", start="2025-02-01", end="2025-02-02")
     assert report.ok, str(report)
     reqs = archive.requests(".zip")
     assert [(r[1], r[2]) for r in reqs] == [(None, 200), (f"bytes={size // 2}-", 206)]
@@ -199,7 +199,7 @@ def test_a_partial_file_left_by_an_earlier_run_is_resumed_not_fetched_again(
     part = tmp_path / "mirror" / (path + ".part")
     part.parent.mkdir(parents=True)
     part.write_bytes(body[:1000])
-    report = _run(archive, store, tmp_path, "BTCUSDT", market="um", kind="aggTrades", start="2024-07-01", end="2024-07-01")
+    report = _run(archive, store, tmp_path, "BTCUSDT", market="um", kind="aggTrades", start="2024-07-01", end="2024-07-02")
     assert report.ok and report.bytes == len(body) - 1000
     assert archive.requests(".zip") == [(path, "bytes=1000-", 206)]
     _ticks_equal(store, "BTCUSDT_PERP@aggTrade", exp)
@@ -211,7 +211,7 @@ def test_a_month_not_published_yet_falls_back_to_its_daily_files(
     """May's month file is missing (early June): its days are fetched as daily files instead."""
     days = [build.klines("spot", "ETHUSDT", "daily", f"2025-05-{d:02d}", seed=d) for d in range(1, 32) if d != 7]
     report = _run(archive, store, tmp_path, "ETHUSDT", market="spot", kind="klines", interval="1m",
-                  start="2025-05-01", end="2025-05-31")  # fmt: skip
+                  start="2025-05-01", end="2025-06-01")  # fmt: skip
     statuses = [(o.fetch.file.period, o.fetch.status) for o in report.files]
     assert statuses[0] == ("monthly", "missing") and "not published yet" in str(report.files[0].fetch.reason)
     assert len(statuses) == 1 + 31 and statuses.count(("daily", "missing")) == 1
@@ -224,7 +224,7 @@ def test_no_import_only_verifies_into_the_mirror(
 ) -> None:
     """--no-import: files land verified in the mirror with their checksum, no store is opened."""
     build.funding("ETHUSDT", "2024-02")
-    report = download("ETHUSDT", market="um", kind="fundingRate", start="2024-02-01", end="2024-02-29",
+    report = download("ETHUSDT", market="um", kind="fundingRate", start="2024-02-01", end="2024-03-01",
                       dest=tmp_path / "m", base_url=archive.url, import_=False, progress=False)  # fmt: skip
     assert report.ok and report.rows == 0
     [o] = report.files
@@ -244,11 +244,11 @@ def test_bad_arguments_name_the_value(tmp_path: Path) -> None:
         (dict(market="xx", kind="trades"), "market"),
     ]:
         with pytest.raises(ValueError, match=match):
-            download("BTCUSDT", start="2024-01-01", end="2024-01-02", dest=tmp_path, import_=False, progress=False, **kw)  # type: ignore[arg-type]
+            download("BTCUSDT", start="2024-01-01", end="2024-01-03", dest=tmp_path, import_=False, progress=False, **kw)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="2024-13-01"):
-        download("BTCUSDT", market="spot", kind="trades", start="2024-13-01", end="2024-01-02", import_=False)
+        download("BTCUSDT", market="spot", kind="trades", start="2024-13-01", end="2024-01-03", import_=False)
     with pytest.raises(ValueError, match="exchange's name"):
-        download("BTCUSDT_PERP", market="um", kind="trades", start="2024-01-01", end="2024-01-02", import_=False)
+        download("BTCUSDT_PERP", market="um", kind="trades", start="2024-01-01", end="2024-01-03", import_=False)
 
 
 def test_archive_file_names() -> None:
@@ -263,7 +263,7 @@ def test_trades_of_a_whole_month_come_as_daily_files_and_nothing_found_is_not_ok
     archive: ArchiveServer, tmp_path: Path
 ) -> None:
     """Tick kinds use daily files even for whole months (bounded memory per import); an empty result is not ok."""
-    report = download("ETHUSDT", market="um", kind="aggTrades", start="2024-02-01", end="2024-02-29", dest=tmp_path,
+    report = download("ETHUSDT", market="um", kind="aggTrades", start="2024-02-01", end="2024-03-01", dest=tmp_path,
                       base_url=archive.url, import_=False, progress=False, today=D(2025, 1, 1))  # fmt: skip
     assert [o.fetch.file.period for o in report.files] == ["daily"] * 29
     assert len(report.missing) == 29 and not report.refused and not report.ok
@@ -275,7 +275,7 @@ def test_a_second_run_after_the_data_was_deleted_imports_again_and_into_another_
 ) -> None:
     """The ledger of imported files lives in the store: a deleted symbol, or another store, gets the files imported again."""
     exp = build.trades("um", "ETHUSDT", D(2024, 4, 1), rows=2000)
-    kw = dict(market="um", kind="trades", start="2024-04-01", end="2024-04-01")
+    kw = dict(market="um", kind="trades", start="2024-04-01", end="2024-04-02")
     assert _run(archive, store, tmp_path, "ETHUSDT", **kw).stored == len(exp)  # type: ignore[arg-type]
     assert _run(archive, store, tmp_path, "ETHUSDT", **kw).skipped  # type: ignore[arg-type]
     store.delete_symbol("ETHUSDT_PERP")

@@ -170,3 +170,29 @@ def test_control_errors(message: str, reply: dict[str, object]) -> None:
     assert json.loads(out) == reply
     assert b" " not in out.split(b'"msg"')[0]  # compact separators, like Binance
     assert s.subscriptions == []
+
+
+def test_event_stream_kinds_served_per_market() -> None:
+    """Klines (1s spot only), tickers, book ticker, depth speeds per market, USD-M mark price; others are not served."""
+    from quantkit.exchange.protocol import event_period_ms
+
+    assert event_period_ms("spot", "kline_1s") == 1000 and event_period_ms("futures", "kline_1s") is None
+    assert event_period_ms("spot", "kline_1M") == 2000 and event_period_ms("futures", "kline_1M") == 250
+    assert event_period_ms("spot", "depth") == 1000 and event_period_ms("futures", "depth") == 250
+    assert event_period_ms("spot", "depth@100ms") == 100 and event_period_ms("spot", "depth@500ms") is None
+    assert event_period_ms("futures", "depth20@500ms") == 500 and event_period_ms("spot", "depth7") is None
+    assert event_period_ms("spot", "bookTicker") == 0 and event_period_ms("spot", "ticker") == 1000
+    assert event_period_ms("futures", "markPrice@1s") == 1000 and event_period_ms("spot", "markPrice") is None
+    for kind in ("trade", "aggTrade", "forceOrder", "kline_2m", "ticker_1h", "continuousKline_1m"):
+        assert event_period_ms("spot", kind) is None
+
+
+def test_subscribe_refuses_what_cannot_be_served() -> None:
+    """With a can_serve check, SUBSCRIBE of an unserved stream answers Binance's {"error":..,"id":..}, nothing changes."""
+    s = StreamSession(False, ("btcusdt@forceOrder",), can_serve=lambda n: n.kind == "trade")
+    assert s.unservable() == ["btcusdt@forceOrder"]
+    reply = s.handle('{"method":"SUBSCRIBE","params":["btcusdt@trade","btcusdt@kline_1m"],"id":9}')
+    assert reply == b'{"error":{"code":2,"msg":"Invalid request: stream btcusdt@kline_1m is not served by this exchange"},"id":9}'
+    assert s.subscriptions == ["btcusdt@forceOrder"]
+    assert s.handle('{"method":"SUBSCRIBE","params":["btcusdt@trade"],"id":10}') == b'{"result":null,"id":10}'
+    assert s.event_streams == frozenset({("BTCUSDT", "forceOrder")}) and s.data_streams == (("BTCUSDT", "trade"),)

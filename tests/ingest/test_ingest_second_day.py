@@ -66,7 +66,8 @@ def test_receiving_only_duplicates_raises_an_error_state_until_trades_are_stored
 def test_backfill_from_stores_a_finite_source_published_before_subscribing(
     tmp_path: Path, shared_data: Path, timeout_unit: float
 ) -> None:
-    """A replay published in full before the ingest connected is fetched over REST from its first id, trade by trade."""
+    """A USD-M replay published in full before the ingest connected is fetched over REST from its first id, trade by
+    trade, and stored under the perpetual's name (ETHUSDT_PERP)."""
     path = _slice(shared_data, tmp_path, 3000)
     source = ReplaySource(path, speed=float("inf"))
     expected = source.frames["ETHUSDT"]
@@ -83,12 +84,15 @@ def test_backfill_from_stores_a_finite_source_published_before_subscribing(
         finally:
             stats = ing.stop()
     assert stats.stored == 3000 and stats.backfilled == 3000 and stats.missing_trades == 0, stats
+    assert stats.per_symbol == {"ETHUSDT_PERP": 3000}
     store = TickStore(uri)
-    got = store.ticks("ETHUSDT")
+    assert store.symbols().set_index("symbol")["market"].to_dict() == {"ETHUSDT_PERP": "futures"}
+    got = store.ticks("ETHUSDT_PERP")
     np.testing.assert_array_equal(got["trade_id"].to_numpy(), expected["trade_id"].to_numpy())
     np.testing.assert_array_equal(got["price"].to_numpy(), expected["price"].to_numpy())
-    assert missing_trades(store, status["first_ids"], status["last_ids"], status["counts"]) == {}
-    last_id, last_ms = stored_positions(store, ["ETHUSDT", "BTCUSDT"])["ETHUSDT"]
+    assert missing_trades(store, status["first_ids"], status["last_ids"], status["counts"], market="futures") == {}
+    assert stored_positions(store, ["ETHUSDT"]) == {}  # the spot name holds nothing
+    last_id, last_ms = stored_positions(store, ["ETHUSDT", "BTCUSDT"], market="futures")["ETHUSDT"]
     assert last_id == int(expected["trade_id"].iloc[-1]) and last_ms == int(expected.index[-1].value // 1_000_000)
 
 
@@ -109,8 +113,9 @@ def test_trades_the_exchange_no_longer_serves_are_reported_lost(
         finally:
             stats = ing.stop()
     assert stats.stored == 1000 and stats.gaps_unfilled == 1 and stats.missing_trades == 2000, stats
-    assert missing_trades(TickStore(uri), status["first_ids"], status["last_ids"], status["counts"]) == {"ETHUSDT": 2000}
-    gaps = TickStore(uri).gaps("ETHUSDT")
+    got = missing_trades(TickStore(uri), status["first_ids"], status["last_ids"], status["counts"], market="futures")
+    assert got == {"ETHUSDT_PERP": 2000}
+    gaps = TickStore(uri).gaps("ETHUSDT_PERP")
     lost = gaps[~gaps["filled"].astype(bool)]
     assert len(lost) == 1 and lost["reason"].iloc[0] == "not_served"
 

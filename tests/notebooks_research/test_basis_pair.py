@@ -2,7 +2,7 @@
 
 Real Binance trades of both markets (``../shared/data`` captures) are imported in one call; the USD-M
 file lands under the perpetual's documented name (quantkit.symbols); the research page, the backtest page, a pair report, the alert monitor and
-the live dashboard's parameters all accept the pair and compute on it.
+the live dashboard's engine all accept the pair and compute on it (``_support.basis_checks``).
 """
 
 from __future__ import annotations
@@ -11,11 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from quantkit.alerts import AlertMonitor
-from quantkit.dashboard.backtest_page import BacktestPage, PageParams
-from quantkit.dashboard.live.params import LiveParams
-from quantkit.dashboard.research import ResearchParams, compute_research
-from quantkit.reports import PairReportData, PairReportParameters, run_report
+from _support.basis_checks import check_basis_pair
+
 from quantkit.store import TickStore, import_files
 from quantkit.symbols import parse_pair, perpetual_name
 
@@ -46,29 +43,7 @@ def test_names_and_markets_are_recorded(basis_store) -> None:
 
 
 def test_research_backtest_report_alerts_and_live_accept_the_basis_pair(basis_store, tmp_path) -> None:
-    """Research analysis, a backtest, a report, alerts and the live parameters all run on BTCUSDT_PERP/BTCUSDT."""
+    """Research analysis, a backtest, a report, alerts and the live dashboard all run on BTCUSDT_PERP/BTCUSDT."""
     store, uri = basis_store
-    d = compute_research(store, ResearchParams(y_symbol="BTCUSDT_PERP", x_symbol="BTCUSDT", bar_size="1s",
-                                               window=30, max_lag=5, scan=False))
-    assert d.n > 250 and d.ols.beta == pytest.approx(1.0, abs=0.2)  # the perpetual tracks its spot
-    assert d.verdict.startswith("BTCUSDT_PERP/BTCUSDT: ")
-
-    page = BacktestPage(store, PageParams(y_symbol="BTCUSDT_PERP", x_symbol="BTCUSDT", bar_size="1s", window=20,
-                                          hedge="static", sweep_windows=(10, 20)))
-    res = page.run()
-    assert res.legs == ("BTCUSDT_PERP", "BTCUSDT") and len(res.index) == d.n
-    assert page.last_error is None and "BTCUSDT_PERP" in page.status.value
-
-    params = PairReportParameters(pair="btcusdt_perp/btcusdt", freq="1s", window=40, store=uri)
-    report = PairReportData.build(params, store=store)
-    assert report.params.pair == "BTCUSDT_PERP/BTCUSDT" and len(report.bars.pair) == d.n
-    assert report.verdict().text.startswith("BTCUSDT_PERP/BTCUSDT: ")
-    run = run_report({"pair": "BTCUSDT_PERP/BTCUSDT", "freq": "1s", "window": "40", "store": uri}, out_dir=tmp_path / "out")
-    assert run.status == "ok", run.error
-
-    mon = AlertMonitor(store, "BTCUSDT_PERP/BTCUSDT", bar="1s", window=30, persist=False)
-    mon.run_once()
-    assert mon.pair == "BTCUSDT_PERP/BTCUSDT" and mon.observation() is not None
-
-    live = LiveParams(y="BTCUSDT_PERP", x="BTCUSDT")
-    assert (live.y, live.x) == ("BTCUSDT_PERP", "BTCUSDT")
+    outcome = check_basis_pair(store, uri, "BTCUSDT_PERP", "BTCUSDT", tmp_path)  # shared with the live-ingest test
+    assert outcome.n > 250
