@@ -300,4 +300,7 @@ def _print(rows: list[dict[str, str]], notes: list[str], load_start: float) -> N
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from _load import LoadWatch  # benchmarks/_load.py: the load at start and end; "loaded" above 1
+
+    with LoadWatch():
+        raise SystemExit(main())

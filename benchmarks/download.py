@@ -160,4 +160,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from _load import LoadWatch  # benchmarks/_load.py: the load at start and end; "loaded" above 1
+
+    with LoadWatch():
+        raise SystemExit(main())

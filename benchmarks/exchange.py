@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import http.client
 import multiprocessing as mp
-import os
 import time
 from pathlib import Path
 
@@ -97,13 +96,14 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="30k messages: a smoke run")
     args = ap.parse_args()
     n = 30_000 if args.quick else args.messages
-    print(f"load at start: {os.getloadavg()[0]:.2f}", flush=True)
     for mode in ("synthetic", "replay"):
         print(run(mode, n), flush=True)
     for line in rest(300 if args.quick else 2000):
         print(line, flush=True)
-    print(f"load at end: {os.getloadavg()[0]:.2f} (a figure taken at load > 1 is 'loaded' and proves nothing)", flush=True)
 
 
 if __name__ == "__main__":
-    main()
+    from _load import LoadWatch  # benchmarks/_load.py: the load at start and end; "loaded" above 1
+
+    with LoadWatch():
+        main()

@@ -493,4 +493,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from _load import LoadWatch  # benchmarks/_load.py: the load at start and end; "loaded" above 1
+
+    with LoadWatch():
+        main()

@@ -168,4 +168,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from _load import LoadWatch  # benchmarks/_load.py: the load at start and end; "loaded" above 1
+
+    with LoadWatch():
+        sys.exit(main())

@@ -437,4 +437,7 @@ def freshness_table(work: Path, quick: bool, results: dict[str, Any]) -> str:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from _load import LoadWatch  # benchmarks/_load.py: the load at start and end; "loaded" above 1
+
+    with LoadWatch():
+        raise SystemExit(main())

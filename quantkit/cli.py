@@ -103,11 +103,14 @@ def _by_market(symbols: Sequence[str], default: str) -> dict[str, tuple[str, ...
 
 def _check_served(groups: Mapping[str, Sequence[str]], served: Iterable[str], what: str) -> None:
     """A ConfigError when ``groups`` (see :func:`_by_market`) asks for a market that ``what`` does not serve."""
+    from quantkit.symbols import stored_name
+
     markets = set(served)
     for m, syms in groups.items():
         if m not in markets:
-            raise ConfigError("--symbols", ",".join(syms), f"{what} serves the {'/'.join(sorted(markets))} market, "
-                              f"not {m} (a _PERP name is a perpetual: the synthetic source and binance serve both)")
+            names = ",".join(stored_name(s, m) for s in syms)
+            raise ConfigError("--symbols", names, f"{what} serves the {'/'.join(sorted(markets))} market, not {m} "
+                              "(a _PERP name is a perpetual: the synthetic source and binance serve both)")
 
 
 # ---------------------------------------------------------------------------------------------- commands
@@ -251,12 +254,13 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             exchanges.append(ex)
             exchange = ex if getattr(msrc, "finite", False) else exchange
             feeds.append(FeedConfig.for_source("local", syms, local_url=ex.url, market=m))
+        pasts = []  # where each market's past starts (the twins of a synthetic market share one clock)
         for m in groups:
             msrc = sources[m]
             if history_s and getattr(msrc, "past_published", None) is not None:  # the market's past is on REST first
                 msrc.past_published.wait(60.0)  # type: ignore[attr-defined]
-                start = getattr(msrc, "past_start_ms", None)
-                since_ms = start if since_ms is None or (start is not None and start < since_ms) else since_ms
+                pasts.append(getattr(msrc, "past_start_ms", None))
+        since_ms = min((p for p in pasts if p), default=None) or since_ms
     symbols = groups[finite_market] if finite else tuple(s for syms in groups.values() for s in syms)
     stored = [stored_name(s, m) for m, syms in groups.items() for s in syms]
     ingest_cfg = IngestConfig.from_env()

@@ -139,7 +139,7 @@ def zscore(s: Any, window: int, *, ddof: int = 0) -> pd.Series:
         raise AnalyticsError(f"ddof={d}: must be < window ({w})")
     if not np.isnan(arr).any():  # the common case: one chunked pass, only z allocated
         return pd.Series(rolling_zscore(arr, w, d, _ZERO_VAR), index=index, name="z", copy=False)
-    arr, mean, std, zero, index = _moments(arr, w, d)
+    arr, mean, std, zero, _ = _moments(arr, w, d)  # keep the caller's index (``arr`` has none)
     return pd.Series(_z(arr, mean, std, zero, reuse=True), index=index, name="z", copy=False)
 
 

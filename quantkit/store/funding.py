@@ -1,4 +1,4 @@
-"""The per-contract funding-rate table of USD-M perpetuals: names and schema (no I/O).
+"""The per-contract funding-rate table of USD-M perpetuals: names, schema, reads and writes.
 
 :meth:`TickStore.write_funding <quantkit.store.TickStore.write_funding>` stores and
 :meth:`TickStore.funding <quantkit.store.TickStore.funding>` reads one ArcticDB symbol per contract,
@@ -17,11 +17,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from quantkit.errors import SchemaError
-from quantkit.store._frames import RESERVED_PREFIX
+from quantkit.errors import SchemaError, SymbolNotFoundError
+from quantkit.store._frames import RESERVED_PREFIX, TimeLike, time_range
+from quantkit.store._handle import StoreHandle
+from quantkit.store.candles import merge_by_time
+from quantkit.store.results import AppendResult
 from quantkit.symbols import parse_symbol
 
-__all__ = ["FUNDING_COLUMNS", "FUNDING_PREFIX", "empty_funding", "funding_table", "validate_funding"]
+__all__ = ["FUNDING_COLUMNS", "FUNDING_PREFIX", "Funding", "empty_funding", "funding_table", "validate_funding"]
 
 #: ArcticDB symbol prefix of funding tables: ``_qk.funding.<EXCHANGE SYMBOL>``.
 FUNDING_PREFIX = RESERVED_PREFIX + "funding."
@@ -82,3 +85,32 @@ def validate_funding(frame: pd.DataFrame) -> pd.DataFrame:
         index=idx.tz_convert("UTC").as_unit("ns").rename("time"),
     )
     return out.sort_index(kind="stable")
+
+
+class Funding:
+    """Writes and reads funding tables through a :class:`~quantkit.store._handle.StoreHandle`.
+
+    Writes merge by funding time like candles (:func:`quantkit.store.candles.merge_by_time`), later
+    writes win. The public documentation is on :meth:`quantkit.store.TickStore.write_funding` and
+    :meth:`quantkit.store.TickStore.funding`.
+
+    Args:
+        handle: the store's plumbing.
+    """
+
+    def __init__(self, handle: StoreHandle) -> None:
+        self._h = handle
+
+    def write(self, symbol: str, frame: pd.DataFrame) -> AppendResult:
+        """Store funding rates of a perpetual (see :meth:`quantkit.store.TickStore.write_funding`)."""
+        contract, asym = funding_table(symbol)
+        return merge_by_time(self._h, contract, asym, validate_funding(frame))
+
+    def read(self, symbol: str, start: TimeLike = None, end: TimeLike = None) -> pd.DataFrame:
+        """Stored funding rates of a perpetual (see :meth:`quantkit.store.TickStore.funding`)."""
+        h = self._h
+        contract, asym = funding_table(symbol)
+        rng = time_range(start, end)
+        if not h.exists(asym):
+            raise SymbolNotFoundError(f"{contract} (funding)", h.user_symbols())
+        return h.retry(contract, asym, lambda: h.lib.read(asym, date_range=rng).data)

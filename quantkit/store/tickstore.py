@@ -14,6 +14,15 @@ ArcticDB symbol                  holds
 
 Names starting with ``_qk.`` are reserved and hidden by :meth:`TickStore.symbols`.
 
+:class:`TickStore` is the one public facade; each job lives in its own module and the facade
+delegates: :mod:`~quantkit.store.ticks` (append, insert, read ticks; the writer's maintenance),
+:mod:`~quantkit.store.barcache` (the 1-minute bar cache and the tick bars read through it),
+:mod:`~quantkit.store.candles` (candles and the time-keyed merge they share with
+:mod:`~quantkit.store.funding`), :mod:`~quantkit.store.records` (record tables: each symbol's market,
+gaps, and reads of the legacy shared tables), :mod:`~quantkit.store.catalogue` (list and delete
+symbols), all over the shared plumbing of :mod:`quantkit.store._handle` (library, writer locks,
+read retry, write guard).
+
 Concurrency (ArcticDB has no transactions and no locks on symbols):
 
 * **One writer per symbol.** Two processes appending to one symbol silently lose appends
@@ -31,46 +40,26 @@ Concurrency (ArcticDB has no transactions and no locks on symbols):
 
 from __future__ import annotations
 
-import functools
-import logging
-import re
-import time
 from types import TracebackType
 from typing import Any, Callable, Sequence, TypeVar
 
-import numpy as np
 import pandas as pd
-from arcticdb import QueryBuilder
-from arcticdb.exceptions import ArcticException
 
 from quantkit.config import StoreConfig
-from quantkit.errors import SchemaError, StoreError, SymbolNotFoundError
-from quantkit.schema import TICK_COLUMNS, TRADE_IDENTITY, empty_bars
-from quantkit.store._backend import Backend, SymbolState
-from quantkit.store._bars import candle_bars, combine_bars, finish_bars, tick_bars_arctic
-from quantkit.symbols import parse_symbol, spot_name, stored_name
-from quantkit.store._frames import (
-    CANDLE_PREFIX,
-    RESERVED_PREFIX,
-    TimeLike,
-    arctic_rule,
-    check_symbol,
-    normalise_interval,
-    time_range,
-    validate_candles,
-    validate_ticks,
-)
+from quantkit.errors import SymbolNotFoundError
+from quantkit.store._backend import Backend
+from quantkit.store._frames import CANDLE_PREFIX, TimeLike, check_symbol, normalise_interval, time_range
 from quantkit.store._handle import StoreHandle
 from quantkit.store.barcache import BAR_CACHE_PREFIX, BarCache
-from quantkit.store.funding import funding_table, validate_funding
+from quantkit.store.candles import Candles
+from quantkit.store.catalogue import Catalogue
+from quantkit.store.funding import Funding
 from quantkit.store.gaps import GapRecord, gaps_frame, to_gap_record
 from quantkit.store.records import RECORDS_PREFIX, SYMBOL_INFO, Records
-from quantkit.store.ticks import Ticks
 from quantkit.store.results import AppendResult, MaintenancePolicy, MaintenanceReport
+from quantkit.store.ticks import Ticks
 
 __all__ = ["BAR_CACHE_PREFIX", "CANDLE_PREFIX", "RECORDS_PREFIX", "SYMBOL_INFO", "TickStore"]
-
-log = logging.getLogger("quantkit.store")
 
 _T = TypeVar("_T")
 
@@ -136,10 +125,13 @@ class TickStore:
         self._maintenance = maintenance
         self._h = StoreHandle(config, reload_interval=reload_interval, create=create)
         self._backend: Backend = self._h.backend
-        self._lib = self._h.lib
+        # one object per job, all on the one handle (see the module docstring)
         self._records = Records(self._h)
         self._bar_cache = BarCache(self._h)
         self._ticks = Ticks(self._h, self._records, self._bar_cache, maintenance)
+        self._candles = Candles(self._h)
+        self._funding = Funding(self._h)
+        self._catalogue = Catalogue(self._h, self._records, self._candles)
 
     @classmethod
     def open(
@@ -176,8 +168,8 @@ class TickStore:
     @property
     def raw_library(self) -> Any:
         """The underlying ``arcticdb.Library``: an escape hatch that bypasses quantkit's checks."""
-        self._check_open()
-        return self._lib
+        self._h.check_open()
+        return self._h.lib
 
     def close(self) -> None:
         """Stop using this store object. The process-wide ArcticDB handle stays open for other users."""
@@ -194,27 +186,15 @@ class TickStore:
     def __repr__(self) -> str:
         return f"TickStore(uri={self.uri!r}, library={self.library!r})"
 
-    def _check_open(self) -> None:
-        self._h.check_open()
-
-    # ------------------------------------------------------------------ low-level helpers
-
-    def _user_symbols(self) -> list[str]:
-        return self._h.user_symbols()
+    # ------------------------------------------------------------------ private hooks (tests, benchmarks)
 
     def _retry(self, symbol: str, asym: str, fn: Callable[[], _T]) -> _T:
-        """The store's read retry (:meth:`quantkit.store._handle.StoreHandle.retry`)."""
+        """Run a read with the store's retry (:meth:`quantkit.store._handle.StoreHandle.retry`)."""
         return self._h.retry(symbol, asym, fn)
 
-    def _write(self, asym: str, fn: Callable[[], _T]) -> _T:
-        return self._h.write(asym, fn)
-
-    @staticmethod
-    def _range(start: TimeLike, end: TimeLike) -> tuple[pd.Timestamp | None, pd.Timestamp | None] | None:
-        return time_range(start, end)
-
-    def _exists(self, asym: str) -> bool:
-        return self._h.exists(asym)
+    def _segments(self, asym: str) -> int:
+        """Row slices of the latest version of ``asym`` (-1 if unavailable)."""
+        return self._h.segments(asym)
 
     # ------------------------------------------------------------------ ticks: writes
 
@@ -314,10 +294,6 @@ class TickStore:
         """
         return self._ticks.maintain(symbol)
 
-    def _segments(self, asym: str) -> int:
-        """Row slices of the latest version (-1 if unavailable); used by benchmarks and tests."""
-        return self._h.segments(asym)
-
     # ------------------------------------------------------------------ ticks: reads
 
     def ticks(
@@ -363,8 +339,7 @@ class TickStore:
 
     def has_symbol(self, symbol: str) -> bool:
         """Whether ``symbol`` has ticks or candles in the store."""
-        sym = check_symbol(symbol)
-        return self._exists(sym) or bool(self._candle_intervals(sym))
+        return self._catalogue.has_symbol(symbol)
 
     def bars(self, symbol: str, freq: str = "1m", start: TimeLike = None, end: TimeLike = None) -> pd.DataFrame:
         """OHLCV bars of ``symbol``: open, high, low, close, volume, quote_volume, vwap, trades, taker_buy_volume.
@@ -402,63 +377,19 @@ class TickStore:
         """
         sym = check_symbol(symbol)
         _label, td = normalise_interval(freq)
-        rng = self._range(start, end)
+        rng = time_range(start, end)
         if rng is not None and rng[0] is not None:
             s = rng[0]
             rng = (pd.Timestamp(s.value - s.value % td.value, tz="UTC"), rng[1])
         try:
             return self._bar_cache.tick_bars(sym, td, rng)
         except SymbolNotFoundError:
-            intervals = self._candle_intervals(sym)
+            intervals = self._candles.intervals(sym)
             if not intervals:
                 raise
-        return self._candle_bars(sym, freq, td, intervals, rng)
+        return self._candles.bars(sym, freq, td, intervals, rng)
 
     # ------------------------------------------------------------------ candles
-
-    def _candle_intervals(self, sym: str) -> dict[str, pd.Timedelta]:
-        """Stored candle intervals of ``sym``: label -> length, finest first."""
-        self._check_open()
-        prefix = f"{CANDLE_PREFIX}{sym}."
-        try:
-            names = self._lib.list_symbols(regex="^" + re.escape(prefix))
-        except ArcticException as exc:
-            raise StoreError(f"cannot list candle symbols: {exc}") from exc
-        out: dict[str, pd.Timedelta] = {}
-        for n in names:
-            label = n[len(prefix) :]
-            try:
-                out[label] = normalise_interval(label)[1]
-            except ValueError:
-                continue
-        return dict(sorted(out.items(), key=lambda kv: kv[1]))
-
-    def _candle_bars(
-        self,
-        sym: str,
-        freq: str,
-        td: pd.Timedelta,
-        intervals: dict[str, pd.Timedelta],
-        rng: tuple[pd.Timestamp | None, pd.Timestamp | None] | None,
-    ) -> pd.DataFrame:
-        usable = [label for label, size in intervals.items() if td.value % size.value == 0]
-        if not usable:
-            raise ValueError(
-                f"freq {freq!r}: {sym} has candles of {', '.join(intervals)} only; "
-                "bars must be a whole multiple of a stored interval"
-            )
-        label = usable[-1]  # coarsest that divides freq: fewest rows to read
-        asym = f"{CANDLE_PREFIX}{sym}.{label}"
-        candles = self._retry(sym, asym, lambda: self._lib.read(asym, date_range=rng).data)
-        if td == intervals[label]:
-            raw = candles.copy()
-            with np.errstate(invalid="ignore", divide="ignore"):
-                tp = (raw["high"] + raw["low"] + raw["close"]) / 3.0
-                raw["vwap"] = np.where(
-                    raw["quote_volume"].notna() & (raw["volume"] > 0), raw["quote_volume"] / raw["volume"], tp
-                )
-            return finish_bars(raw) if len(raw) else empty_bars()
-        return candle_bars(candles, int(td.value))
 
     def write_candles(self, symbol: str, interval: str, frame: pd.DataFrame, *, replace: bool = False) -> AppendResult:
         """Store candles of one interval, merging with what is stored.
@@ -487,52 +418,7 @@ class TickStore:
             ValueError: bad symbol or interval.
             StoreFullError, StoreError: storage failures.
         """
-        sym = check_symbol(symbol)
-        label, _td = normalise_interval(interval)
-        df = validate_candles(frame)
-        return self._merge_by_time(sym, f"{CANDLE_PREFIX}{sym}.{label}", df, replace=replace)
-
-    def _merge_by_time(self, sym: str, asym: str, df: pd.DataFrame, *, replace: bool = True) -> AppendResult:
-        """Merge rows keyed by their (unique) index time into ``asym``: identical rows are duplicates,
-        new times are added, stored rows with other values are replaced (``replace``) or refused as
-        conflicts (candles, funding)."""
-        st = self._backend.state(self.library, asym)
-        with st.lock:
-            if df.empty:
-                return AppendResult(0, 0)
-            if not self._exists(asym):
-                vi = self._write(asym, lambda: self._lib.write(asym, df))
-                return AppendResult(len(df), 0, 0, int(vi.version))
-            t0, t1 = df.index[0], df.index[-1]
-            existing = self._retry(sym, asym, lambda: self._lib.read(asym, date_range=(t0, t1)).data)
-            common = df.index.intersection(existing.index)
-            same = np.zeros(len(df), dtype=bool)
-            if len(common):
-                pos = df.index.get_indexer(common)
-                a = df.loc[common].to_numpy(dtype=np.float64)
-                b = existing.loc[common, list(df.columns)].to_numpy(dtype=np.float64)
-                eq = ((a == b) | (np.isnan(a) & np.isnan(b))).all(axis=1)
-                same[pos[eq]] = True
-                if not replace and not eq.all():
-                    refused = common[~eq]
-                    conflicts = tuple(int(v) for v in refused.asi8)
-                    keep = ~df.index.isin(refused)
-                    df, same = df[keep], same[keep]
-                    return self._merge_by_time(sym, asym, df, replace=True) + AppendResult(0, 0, conflicts=conflicts)
-            changed = df[~same]
-            dups = int(same.sum())
-            if changed.empty:
-                return AppendResult(0, dups)
-            last = self._retry(sym, asym, lambda: self._lib.tail(asym, 1).data)
-            if len(last) and changed.index[0] > last.index[-1]:
-                vi = self._write(asym, lambda: self._lib.append(asym, changed))
-            else:
-                keep_old = existing[~existing.index.isin(df.index)]
-                merged = pd.concat([keep_old, df]).sort_index(kind="stable")
-                vi = self._write(
-                    asym, lambda: self._lib.update(asym, merged, date_range=(t0, t1), prune_previous_versions=True)
-                )
-            return AppendResult(len(changed), dups, 0, int(vi.version))
+        return self._candles.write(symbol, interval, frame, replace=replace)
 
     # ------------------------------------------------------------------ funding (USD-M perpetuals)
 
@@ -558,8 +444,7 @@ class TickStore:
             ValueError: bad symbol.
             StoreFullError, StoreError: storage failures.
         """
-        contract, asym = funding_table(symbol)
-        return self._merge_by_time(contract, asym, validate_funding(frame))
+        return self._funding.write(symbol, frame)
 
     def funding(self, symbol: str, start: TimeLike = None, end: TimeLike = None) -> pd.DataFrame:
         """Stored funding rates of a perpetual, funding time in ``[start, end]``.
@@ -584,11 +469,7 @@ class TickStore:
             2024-01-01 00:00:00+00:00      0.000374         NaN
             2024-01-01 08:00:00+00:00      0.000265         NaN
         """
-        contract, asym = funding_table(symbol)
-        rng = self._range(start, end)
-        if not self._exists(asym):
-            raise SymbolNotFoundError(f"{contract} (funding)", self._user_symbols())
-        return self._retry(contract, asym, lambda: self._lib.read(asym, date_range=rng).data)
+        return self._funding.read(symbol, start, end)
 
     def candles(
         self, symbol: str, interval: str | None = None, start: TimeLike = None, end: TimeLike = None
@@ -608,17 +489,7 @@ class TickStore:
         Raises:
             SymbolNotFoundError: no candles (of that interval) for the symbol.
         """
-        sym = check_symbol(symbol)
-        rng = self._range(start, end)
-        intervals = self._candle_intervals(sym)
-        if interval is None:
-            if not intervals:
-                raise SymbolNotFoundError(sym, self._user_symbols())
-            label = next(iter(intervals))
-        else:
-            label = normalise_interval(interval)[0]
-        asym = f"{CANDLE_PREFIX}{sym}.{label}"
-        return self._retry(sym, asym, lambda: self._lib.read(asym, date_range=rng).data)
+        return self._candles.read(symbol, interval, start, end)
 
     # ------------------------------------------------------------------ catalogue
 
@@ -636,59 +507,14 @@ class TickStore:
                 symbol     kind interval                            first                             last  count
             0  BTCUSDT    ticks     None 2024-08-08 23:54:15.342000+00:00 2024-08-09 00:05:05.800000+00:00  19904
         """
-        self._check_open()
-        try:
-            names = sorted(self._lib.list_symbols())
-        except ArcticException as exc:
-            raise StoreError(f"cannot list symbols: {exc}") from exc
-        entries: list[tuple[str, str, str | None, str]] = []
-        for n in names:
-            if not n.startswith(RESERVED_PREFIX):
-                entries.append((n, "ticks", None, n))
-            elif n.startswith(CANDLE_PREFIX):
-                sym, _, label = n[len(CANDLE_PREFIX) :].rpartition(".")
-                entries.append((sym, "candles", label, n))
-        rows: list[dict[str, Any]] = []
-        if entries:
-            descs = self._retry("", "catalogue", lambda: self._lib.get_description_batch([e[3] for e in entries]))
-            for (sym, kind, label, asym), d in zip(entries, descs):
-                if not hasattr(d, "row_count"):
-                    # A DataError: the symbol was deleted meanwhile, or (measured: 1 in ~36,000 reads while
-                    # the writer prunes) its description raced the writer's maintenance: ask again.
-                    if not self._exists(asym):
-                        continue
-                    try:
-                        d = self._retry(sym, asym, functools.partial(self._lib.get_description, asym))
-                    except SymbolNotFoundError:
-                        continue
-                first, last = d.date_range
-                rows.append(
-                    {"symbol": sym, "kind": kind, "interval": label, "first": first, "last": last, "count": int(d.row_count)}
-                )
-        markets = self._records.markets(names)
-        for row in rows:
-            row["market"] = markets.get(row["symbol"]) if row["kind"] == "ticks" else None
-        out = pd.DataFrame(rows, columns=["symbol", "kind", "interval", "market", "first", "last", "count"])
-        for c in ("first", "last"):
-            out[c] = pd.to_datetime(out[c], utc=True)
-        out["count"] = out["count"].astype("int64")
-        return out.sort_values(["symbol", "kind", "interval"], kind="stable", na_position="first").reset_index(drop=True)
+        return self._catalogue.symbols()
 
     def delete_symbol(self, symbol: str, *, candles: bool = True) -> None:
         """Delete the ticks (and, by default, the candles) of ``symbol``. Irreversible.
 
         Concurrency: only from the symbol's writer process, with no writer active elsewhere.
         """
-        sym = check_symbol(symbol)
-        targets = [sym, BAR_CACHE_PREFIX + sym]
-        targets += [f"{CANDLE_PREFIX}{sym}.{lab}" for lab in self._candle_intervals(sym)] if candles else []
-        for asym in targets:
-            if not self._exists(asym):
-                continue
-            st = self._backend.state(self.library, asym)
-            with st.lock:
-                self._write(asym, lambda: self._lib.delete(asym))
-            self._backend.forget(self.library, asym)
+        self._catalogue.delete_symbol(symbol, candles=candles)
 
     # ------------------------------------------------------------------ records (gaps, alerts, ...)
 

@@ -72,6 +72,24 @@ def test_a_source_of_one_market_refuses_the_other_markets_names(tmp_path: Path, 
     env = dict(os.environ, QUANTKIT_DATA_DIR=str(tmp_path))
     proc = _ingest(uri, env, timeout_unit, "--source", f"replay:{spot_file}", "--symbols", "BTCUSDT_PERP")
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and "BTCUSDT" in lines[0] and "futures" in lines[0], proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if "error" in line]
+    assert len(lines) == 1 and "BTCUSDT_PERP" in lines[0] and "futures" in lines[0], proc.stderr
     assert not (tmp_path / "db").exists() or TickStore(uri).symbols().empty
+
+
+def test_a_binance_futures_ingest_stores_the_perpetual_name(tmp_path: Path, timeout_unit: float) -> None:
+    """`--source binance-futures --symbols SYNAUSDT` (URLs pointed at a local USD-M exchange) stores SYNAUSDT_PERP."""
+    from quantkit.exchange import LocalExchange, SyntheticMarket
+
+    exchange = LocalExchange(SyntheticMarket(seed=5, market="futures"), port=0, hold_until_subscribed=False).start()
+    try:
+        env = dict(os.environ, QUANTKIT_WS_URL=exchange.ws_url, QUANTKIT_REST_URL=exchange.url,
+                   QUANTKIT_DATA_DIR=str(tmp_path))
+        uri = f"lmdb://{tmp_path / 'db'}"
+        proc = _ingest(uri, env, timeout_unit, "--source", "binance-futures", "--symbols", SPOT, "--duration", "3")
+    finally:
+        exchange.stop()
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    store = TickStore(uri)
+    assert store.symbols().set_index("symbol")["market"].to_dict() == {PERP: "futures"}
+    assert len(store.ticks(PERP)) > 0

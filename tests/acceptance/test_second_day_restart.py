@@ -61,7 +61,7 @@ def test_a_looped_replay_restarted_on_its_store_continues(tmp_path: Path, shared
             env=env, capture_output=True, text=True, timeout=120 * timeout_unit,
         )  # fmt: skip
         assert proc.returncode == 0, proc.stdout + proc.stderr
-        ids = TickStore(uri).ticks("ETHUSDT", columns=["trade_id"])["trade_id"].to_numpy()
+        ids = TickStore(uri).ticks("ETHUSDT_PERP", columns=["trade_id"])["trade_id"].to_numpy()  # a USD-M capture
         assert np.all(np.diff(ids) == 1), f"run {run}: ids are not continuous"
         if last is not None:
             assert len(ids) > last, f"run {run} stored nothing new\n{proc.stdout}"

@@ -145,3 +145,18 @@ def test_no_public_name_shadows_a_submodule():
         assert not modules & set(pkg.__all__), (pkg_name, modules & set(pkg.__all__))
     assert callable(qa.spread)
     assert importlib.import_module("quantkit.analytics.spreads").spread is qa.spread
+
+
+def test_zscore_keeps_the_index_when_the_spread_has_nans() -> None:
+    """A spread with a warm-up NaN gets its z-scores on its own time index, not on positions."""
+    import numpy as np
+    import pandas as pd
+
+    from quantkit.analytics import zscore
+
+    idx = pd.date_range("2024-01-01", periods=50, freq="s", tz="UTC")
+    s = pd.Series(np.sin(np.arange(50.0)), index=idx)
+    s.iloc[:5] = np.nan
+    z = zscore(s, 10)
+    assert z.index.equals(idx)
+    assert z.iloc[:14].isna().all() and z.iloc[14:].notna().all()
