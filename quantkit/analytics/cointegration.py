@@ -38,7 +38,7 @@ from quantkit.errors import AnalyticsError
 
 from ._adf import adf_core
 from ._validation import as_array, as_pair, check_int, check_not_constant, to_log
-from .results import Result
+from .results import ADFRegression, Result
 
 __all__ = ["EngleGrangerResult", "JohansenResult", "engle_granger", "johansen"]
 
@@ -48,7 +48,7 @@ _SQRTEPS = math.sqrt(np.finfo(np.float64).eps)
 
 
 @dataclasses.dataclass(frozen=True, repr=False, eq=False)
-class EngleGrangerResult(Result):
+class EngleGrangerResult(ADFRegression, Result):
     """Result of :func:`engle_granger` (one direction: y regressed on x).
 
     Attributes:
@@ -87,16 +87,6 @@ class EngleGrangerResult(Result):
     se_beta: float = math.nan
     coefs: dict[str, float] = dataclasses.field(default_factory=dict)
     std_errors: dict[str, float] = dataclasses.field(default_factory=dict)
-
-    @property
-    def gamma(self) -> float:
-        """Coefficient on the lagged residual in the ADF regression (``coefs["level_lag1"]``)."""
-        return self.coefs["level_lag1"]
-
-    @property
-    def se_gamma(self) -> float:
-        """Standard error of :attr:`gamma`."""
-        return self.std_errors["level_lag1"]
 
     def reject(self, level: float = 0.05) -> bool:
         """True when "no cointegration" is rejected at ``level``."""

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["Result"]
+__all__ = ["ADFRegression", "Result"]
 
 
 def _fmt(value: Any) -> str:
@@ -100,3 +100,24 @@ class Result:
             else:
                 row[k] = v
         return pd.DataFrame([row], index=[type(self).__name__])
+
+
+class ADFRegression:
+    """Mixin for results of an ADF regression: its coefficients by name and the AR(1) term textbooks print.
+
+    The class using it holds ``coefs`` and ``std_errors`` (name -> value); ``level_lag1`` is the coefficient on
+    the lagged level of the tested series (the residual, for Engle-Granger).
+    """
+
+    coefs: dict[str, float]
+    std_errors: dict[str, float]
+
+    @property
+    def gamma(self) -> float:
+        """Coefficient on the lagged level in the ADF regression (``coefs["level_lag1"]``)."""
+        return self.coefs["level_lag1"]
+
+    @property
+    def se_gamma(self) -> float:
+        """Standard error of :attr:`gamma`."""
+        return self.std_errors["level_lag1"]

@@ -31,13 +31,13 @@ from quantkit.errors import AnalyticsError
 
 from ._adf import adf_core
 from ._validation import as_array, check_int, check_not_constant, to_log
-from .results import Result
+from .results import ADFRegression, Result
 
 __all__ = ["ADFResult", "KPSSResult", "adf", "kpss"]
 
 
 @dataclasses.dataclass(frozen=True, repr=False, eq=False)
-class ADFResult(Result):
+class ADFResult(ADFRegression, Result):
     """Result of :func:`adf`.
 
     Attributes:
@@ -68,16 +68,6 @@ class ADFResult(Result):
     icbest: float | None
     coefs: dict[str, float] = dataclasses.field(default_factory=dict)
     std_errors: dict[str, float] = dataclasses.field(default_factory=dict)
-
-    @property
-    def gamma(self) -> float:
-        """Coefficient on the lagged level (``coefs["level_lag1"]``)."""
-        return self.coefs["level_lag1"]
-
-    @property
-    def se_gamma(self) -> float:
-        """Standard error of :attr:`gamma`."""
-        return self.std_errors["level_lag1"]
 
     def reject(self, level: float = 0.05) -> bool:
         """True when the unit-root null is rejected at ``level`` (by the p-value)."""

@@ -6,8 +6,10 @@ Two daemon threads per :class:`Ingestor`:
   each validated trade goes into a bounded in-memory buffer (back-pressure
   when full: the feed waits, nothing accepted is dropped);
 * the **writer thread** drains the buffer every ``flush_interval`` seconds or
-  as soon as ``batch_size`` trades are waiting, groups them by symbol and
-  appends one batch per symbol to the :class:`~quantkit.store.TickStore`.
+  as soon as ``batch_size`` trades are waiting, turns them into columns and
+  groups them by symbol in a few array operations (:mod:`quantkit.ingest._batch`,
+  no Python work per trade) and appends one batch per symbol to the
+  :class:`~quantkit.store.TickStore`.
 
 A failed write keeps its batch and is retried with backoff; a crash of the
 feed loop is logged, counted and the loop restarted. Either way the error is
