@@ -91,8 +91,9 @@ class WarmStartProgress:
         self.done = False
         self.seconds: float | None = None
         span = max(1, self.until_ms - self.since_ms) / 1000.0
-        minutes = span / 60.0
-        self._bar: Any = tqdm(total=round(span), unit="s", desc=f"warm start: last {minutes:,.0f} min", disable=disable,
+        label = f"{span / 60.0:,.0f} min" if span >= 90 else f"{span:,.0f} s"
+        # total is the exact span (a float): covered never exceeds it, so the bar never passes 100 %
+        self._bar: Any = tqdm(total=span, unit="s", desc=f"warm start: last {label}", disable=disable,
                               bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:,.0f}/{total:,.0f} s [{elapsed}]")
 
     def _reach_ms(self, symbol: str) -> int:
