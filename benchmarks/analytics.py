@@ -48,6 +48,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 import quantkit.analytics as qa  # noqa: E402
+from _table import print_rows  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 CLOSES = "bybit_linear_klines_2025-04_2025-07_crypto_backtester/derived/close_1m_aligned.csv.gz"
@@ -200,12 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# quantkit.analytics benchmarks ({platform.python_version()}, numpy {np.__version__}, "
           f"pandas {pd.__version__}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, "
           f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')})")
-    w0 = max(len(r[0]) for r in rows)
-    w1 = max(len(r[1]) for r in rows)
-    print(f"| {'benchmark':<{w0}} | {'time':>{w1}} | notes |")
-    print(f"|{'-' * (w0 + 2)}|{'-' * (w1 + 2)}|-------|")
-    for a, b, c in rows:
-        print(f"| {a:<{w0}} | {b:>{w1}} | {c} |")
+    print_rows(rows, result="time")
     return 0
 
 

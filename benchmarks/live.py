@@ -35,6 +35,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _load import LoadWatch, is_loaded, load_now  # benchmarks/_load.py: "loaded" above 1
+from _table import print_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -144,8 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", default="engine,warm", help="comma-separated: engine, warm")
     args = ap.parse_args(argv)
     only = set(args.only.split(","))
-    load0 = os.getloadavg()[0]
-    print(f"# load at start: {load0:.2f}", flush=True)
+    load0 = load_now()  # LoadWatch (below) prints the load at start and end
     rows: list[tuple[str, str, str]] = []
     if "engine" in only:
         bench_engine(20_000 if args.quick else 200_000, 120, rows)
@@ -153,22 +154,13 @@ def main(argv: list[str] | None = None) -> int:
         bench_warm_start("10m", rows)  # the default of `quantkit up`
         if not args.quick:
             bench_warm_start("30m", rows)  # ~140k trades: more than a minute's REST weight budget
-    load1 = os.getloadavg()[0]
-    print(f"# load at end: {load1:.2f}")
-    mark = " (loaded)" if max(load0, load1) > 1 else ""
+    mark = " (loaded)" if is_loaded(load0, load_now()) else ""
     print(f"# quantkit live benchmarks{mark} (Python {platform.python_version()}, numpy {np.__version__}, "
           f"{os.cpu_count()} CPUs)")
-    w0 = max(len(r[0]) for r in rows)
-    w1 = max(len(r[1]) for r in rows)
-    print(f"| {'benchmark':<{w0}} | {'result':>{w1}} | notes |")
-    print(f"|{'-' * (w0 + 2)}|{'-' * (w1 + 2)}|-------|")
-    for a, b, c in rows:
-        print(f"| {a:<{w0}} | {b + mark:>{w1}} | {c} |")
+    print_rows(rows, suffix=mark)
     return 0
 
 
 if __name__ == "__main__":
-    from _load import LoadWatch  # benchmarks/_load.py: the load at start and end; "loaded" above 1
-
     with LoadWatch():
         sys.exit(main())

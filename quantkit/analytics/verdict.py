@@ -37,7 +37,7 @@ from .hedge import OLSHedge, ols_hedge
 from .meanreversion import HalfLife, half_life
 from .stationarity import ADFResult, KPSSResult, adf, kpss
 
-__all__ = ["LABELS", "CointegrationStudy", "cointegration_study"]
+__all__ = ["LABELS", "CointegrationStudy", "cointegration_study", "duration_text"]
 
 #: The verdict's labels, strongest first.
 LABELS: tuple[str, ...] = ("cointegrated", "mixed evidence", "not cointegrated")
@@ -85,8 +85,8 @@ class CointegrationStudy:
         return self.eg_yx.reject(self.level) or self.eg_xy.reject(self.level)
 
 
-def _duration(seconds: float) -> str:
-    """``"37 s"``, ``"12.5 min"``, ``"2.05 h"``, ``"3.2 d"``."""
+def duration_text(seconds: float) -> str:
+    """A readable duration: ``"37 s"``, ``"12.5 min"``, ``"2.05 h"``, ``"3.2 d"`` (the verdict's and the report's)."""
     if seconds >= 2 * 86400:
         return f"{seconds / 86400:.3g} d"
     if seconds >= 3600:
@@ -129,7 +129,7 @@ def _text(label: str, y: str, x: str, level: float, adf_y: ADFResult, adf_x: ADF
                  + (" (a second opinion against mean reversion)." if rejects else "."))
     if hl.mean_reverting and math.isfinite(hl.exact):
         sec = hl.exact * hl.bar_seconds if math.isfinite(hl.bar_seconds) else math.nan
-        when = f" (~{_duration(sec)})" if math.isfinite(sec) else ""
+        when = f" (~{duration_text(sec)})" if math.isfinite(sec) else ""
         parts.append(f"Half-life {hl.exact:.1f} bars{when}: "
                      + ("short compared with the sample, so there are many round trips." if hl.exact < n / 20
                         else "long compared with the sample: few round trips, estimates are noisy."))

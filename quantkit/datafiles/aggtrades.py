@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
-
-from quantkit.datafiles._io import first_lines, guess_market, guess_symbol
-from quantkit.datafiles._table import Column, parse_table
+from quantkit.datafiles._table import Column
 from quantkit.datafiles.result import ReadResult
-from quantkit.datafiles.trades import tick_frame_from_arrays
+from quantkit.datafiles.trades import read_tick_table
 from quantkit.errors import DataFileError
-from quantkit.schema import empty_ticks
 
 __all__ = ["AGG_HEADER_NAMES", "read_aggtrades_csv"]
 
@@ -83,31 +79,4 @@ def read_aggtrades_csv(path: str | os.PathLike[str], *, symbol: str | None = Non
     Raises:
         DataFileError: the file cannot be read or is not an aggTrades CSV.
     """
-    spath = os.fspath(path)
-    head = first_lines(spath, 1)
-    sym = symbol.upper() if symbol else guess_symbol(spath)
-    if not head:
-        frame = empty_ticks()
-        frame["event_time"] = np.array([], dtype=np.int64)
-        return ReadResult(frame, [], sym, guess_market(spath), "trades", stream="aggTrade", path=spath)
-    cols, header, layout_market = _layout(spath, head[0])
-    table = parse_table(spath, cols, header=header)
-    c = table.columns
-    rows = tick_frame_from_arrays(
-        spath, table.lines, c["agg_id"], c["price"], c["qty"], None, c["time"], c["is_buyer_maker"]
-    )
-    rejected = sorted(table.rejected + rows.rejected, key=lambda r: r.line)
-    return ReadResult(
-        rows.frame,
-        rejected,
-        sym,
-        guess_market(spath) or layout_market,
-        "trades",
-        stream="aggTrade",
-        path=spath,
-        lines=table.n_lines,
-        skipped=table.skipped,
-        duplicates=rows.duplicates,
-        damage=table.damage,
-        row_lines=rows.row_lines,
-    )
+    return read_tick_table(path, symbol, _layout, id_column="agg_id", stream="aggTrade")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -14,7 +14,7 @@ from quantkit.datafiles.result import ReadResult, RejectedRow
 from quantkit.errors import DataFileError
 from quantkit.schema import empty_ticks
 
-__all__ = ["TickRows", "read_trades_csv", "tick_frame_from_arrays"]
+__all__ = ["TickRows", "read_tick_table", "read_trades_csv", "tick_frame_from_arrays"]
 
 _HEADER_NAMES = {
     "id": "trade_id",
@@ -192,6 +192,31 @@ def read_trades_csv(path: str | os.PathLike[str], *, symbol: str | None = None) 
         >>> len(r.frame), r.symbol, r.market, r.rejected  # doctest: +SKIP
         (19904, 'BTCUSDT', 'spot', [])
     """
+    return read_tick_table(path, symbol, _layout, id_column="trade_id", stream="trade")
+
+
+def read_tick_table(
+    path: str | os.PathLike[str],
+    symbol: str | None,
+    layout: Callable[[str, str], tuple[list[Column], bool, str | None]],
+    *,
+    id_column: str,
+    stream: str,
+) -> ReadResult:
+    """Read a CSV of ticks (trades or aggTrades) whose columns ``layout`` finds from the first line.
+
+    The one reading path of both trade formats: the same field checks, rejections by line, duplicates and
+    damage report. ``layout(path, first_line)`` returns ``(columns, has_header, market or None)``; the
+    columns must include ``id_column``, ``price``, ``qty``, ``time``, ``is_buyer_maker`` and may include
+    ``quote_qty``. The market guessed from the file name wins over the layout's.
+
+    Args:
+        path: the file.
+        symbol: the symbol to report; ``None`` guesses it from the file name.
+        layout: the format's layout detector.
+        id_column: the column holding the tick id (``"trade_id"`` or ``"agg_id"``).
+        stream: the stream name reported in the result (``"trade"`` or ``"aggTrade"``).
+    """
     spath = os.fspath(path)
     head = first_lines(spath, 1)
     market = guess_market(spath)
@@ -199,19 +224,12 @@ def read_trades_csv(path: str | os.PathLike[str], *, symbol: str | None = None) 
     if not head:
         frame = empty_ticks()
         frame["event_time"] = np.array([], dtype=np.int64)
-        return ReadResult(frame, [], sym, market, "trades", stream="trade", path=spath)
-    cols, header, layout_market = _layout(spath, head[0])
+        return ReadResult(frame, [], sym, market, "trades", stream=stream, path=spath)
+    cols, header, layout_market = layout(spath, head[0])
     table = parse_table(spath, cols, header=header)
     c = table.columns
     rows = tick_frame_from_arrays(
-        spath,
-        table.lines,
-        c["trade_id"],
-        c["price"],
-        c["qty"],
-        c.get("quote_qty"),
-        c["time"],
-        c["is_buyer_maker"],
+        spath, table.lines, c[id_column], c["price"], c["qty"], c.get("quote_qty"), c["time"], c["is_buyer_maker"]
     )
     rejected = sorted(table.rejected + rows.rejected, key=lambda r: r.line)
     return ReadResult(
@@ -220,7 +238,7 @@ def read_trades_csv(path: str | os.PathLike[str], *, symbol: str | None = None) 
         sym,
         market or layout_market,
         "trades",
-        stream="trade",
+        stream=stream,
         path=spath,
         lines=table.n_lines,
         skipped=table.skipped,

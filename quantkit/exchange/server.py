@@ -142,6 +142,13 @@ class _Conn:
         self.sent = 0
         self.stalled = False
 
+    def queue(self, frames: list[bytes]) -> None:
+        """Queue frames for the sender task and wake it."""
+        self.outbox.append(frames)
+        self.pending += len(frames)
+        self.idle.clear()
+        self.wakeup.set()
+
 
 class _Control:
     """The :class:`~quantkit.exchange.policy.ConnectionControl` of one connection (loop thread only)."""
@@ -621,10 +628,7 @@ class LocalExchange:
         self._conns.add(conn)
         self._update_subscribed()
         for name in session.unservable():
-            conn.outbox.append([orjson.dumps({"error": {"code": 2, "msg": f"Invalid request: stream {name} is not served by this exchange"}})])
-            conn.pending += 1
-            conn.idle.clear()
-            conn.wakeup.set()
+            conn.queue([orjson.dumps({"error": {"code": 2, "msg": f"Invalid request: stream {name} is not served by this exchange"}})])
         if conn.custom_policy:
             policy.on_connect(_Control(self, conn))
         sender = asyncio.create_task(self._sender(conn))
@@ -637,10 +641,7 @@ class LocalExchange:
                 # Replies share the data queue: data queued before a SUBSCRIBE/UNSUBSCRIBE reply
                 # predates the change, data after it follows the new subscriptions.
                 if not conn.closing:
-                    conn.outbox.append([reply])
-                    conn.pending += 1
-                    conn.idle.clear()
-                    conn.wakeup.set()
+                    conn.queue([reply])
         except ConnectionClosed:
             pass
         finally:
@@ -824,10 +825,7 @@ class LocalExchange:
             out = conn.policy.outgoing(list(frames)) if conn.custom_policy else frames
             if not out:
                 continue
-            conn.outbox.append(out)
-            conn.pending += len(out)
-            conn.idle.clear()
-            conn.wakeup.set()
+            conn.queue(out)
             if not self._lockstep and conn.pending > self._max_pending:
                 self._close_slow(conn, f"more than {self._max_pending} frames queued")
 
@@ -854,10 +852,7 @@ class LocalExchange:
                 else:
                     out.extend(payloads)
             if out:
-                conn.outbox.append(out)
-                conn.pending += len(out)
-                conn.idle.clear()
-                conn.wakeup.set()
+                conn.queue(out)
 
     async def _run_events(self) -> None:
         """Every 100 ms of wall time: periodic event streams (klines, depth, tickers, mark price)."""

@@ -35,6 +35,7 @@ import pandas as pd
 
 from quantkit import analytics
 from quantkit.analytics import PairBars
+from quantkit.analytics.verdict import duration_text
 from quantkit.errors import AnalyticsError, QuantkitError, ReportParameterError, SymbolNotFoundError
 
 from .display import Chart, Note, Table, figure, xy
@@ -614,12 +615,5 @@ def _duration(td: pd.Timedelta | float) -> str:
     """A readable duration: ``2.05 h``, ``37.5 min``, ``3.2 d``."""
     if not isinstance(td, pd.Timedelta):
         return "—"
-    sec = td.total_seconds()
-    if sec >= 86400 * 2:
-        return f"{sec / 86400:.3g} d"
-    if sec >= 3600:
-        return f"{sec / 3600:.3g} h"
-    if sec >= 60:
-        return f"{sec / 60:.3g} min"
-    return f"{sec:.3g} s"
+    return duration_text(td.total_seconds())
 
