@@ -20,6 +20,8 @@ from typing import Callable, TypeVar
 
 __all__ = [
     "bar_size",
+    "correlation",
+    "library",
     "local_source",
     "non_negative_float",
     "non_negative_int",
@@ -185,6 +187,22 @@ def local_source(raw: str) -> str:
     value = source(raw)
     if not is_local_source(value):
         raise argparse.ArgumentTypeError(f"{raw!r} is a live Binance source; the local exchange serves synthetic or replay:PATH")
+    return value
+
+
+def library(raw: str) -> str:
+    """An ArcticDB library name: letters, digits, ``.``, ``_``, ``-``."""
+    text = raw.strip()
+    if not text or not all(c.isalnum() or c in "._-" for c in text):
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a library name (letters, digits, '.', '_', '-')")
+    return text
+
+
+def correlation(raw: str) -> float:
+    """A correlation, -1..1."""
+    value = _number(raw)
+    if not -1.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{raw!r} must be a correlation in -1..1")
     return value
 
 

@@ -603,7 +603,7 @@ def build_parser() -> argparse.ArgumentParser:
     def store_args(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--store", type=argtypes.store_uri,
                         help="ArcticDB URI (default: QUANTKIT_ARCTIC_URI or lmdb://~/.quantkit/arctic)")
-        sp.add_argument("--library", type=_library, help="ArcticDB library (default: QUANTKIT_LIBRARY or quantkit)")
+        sp.add_argument("--library", type=argtypes.library, help="ArcticDB library (default: QUANTKIT_LIBRARY or quantkit)")
 
     def source_args(sp: argparse.ArgumentParser, default_port: int) -> None:
         sp.add_argument("--speed", type=argtypes.positive_float, default=1.0, help="replay/synthetic speed factor; 'inf' = max (default 1)")
@@ -691,7 +691,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--method", default="ols", choices=["ols", "huber", "kalman"], help="hedge method (default ols)")
     sp.add_argument("--z-entry", type=argtypes.positive_float, default=2.0, help="|z| that fires (default 2.0)")
     sp.add_argument("--z-exit", type=argtypes.non_negative_float, default=0.5, help="|z| that re-arms (default 0.5)")
-    sp.add_argument("--corr-floor", type=_correlation, default=0.3, help="minimum return correlation, -1..1 (default 0.3)")
+    sp.add_argument("--corr-floor", type=argtypes.correlation, default=0.3, help="minimum return correlation, -1..1 (default 0.3)")
     sp.add_argument("--duration", type=argtypes.seconds, help="stop after this many seconds (default: until Ctrl-C)")
     sp.add_argument("--no-persist", action="store_true", help="log alerts only, do not write them to the store")
     store_args(sp)
@@ -728,20 +728,6 @@ class OneLineParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see {self.prog} --help)\n")
-
-
-def _library(raw: str) -> str:
-    text = raw.strip()
-    if not text or not all(c.isalnum() or c in "._-" for c in text):
-        raise argparse.ArgumentTypeError(f"{raw!r} is not a library name (letters, digits, '.', '_', '-')")
-    return text
-
-
-def _correlation(raw: str) -> float:
-    value = argtypes._number(raw)
-    if not -1.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"{raw!r} must be a correlation in -1..1")
-    return value
 
 
 def _history(raw: str) -> float:

@@ -44,7 +44,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     sp.add_argument("--cull-interval", type=argtypes.seconds, help="culler period in seconds (default: voila.json, 15)")
     sp.add_argument("--pool", type=argtypes.non_negative_int, default=0, help="pre-started kernels for instant pages (default 0)")
     sp.add_argument("--store", type=argtypes.store_uri, help="ArcticDB URI (default: QUANTKIT_ARCTIC_URI or lmdb://~/.quantkit/arctic)")
-    sp.add_argument("--library", help="ArcticDB library (default: QUANTKIT_LIBRARY or quantkit)")
+    sp.add_argument("--library", type=argtypes.library, help="ArcticDB library (default: QUANTKIT_LIBRARY or quantkit)")
     sp.set_defaults(func=cmd_serve)
     return sp
 

@@ -115,7 +115,7 @@ def register(subparsers: Any, *, command: Sequence[str] | None = None) -> None:
     sp.add_argument("--kind", default="pair", help="report kind (default: pair)")
     sp.add_argument("--workers", type=argtypes.positive_int, default=1, help="parallel kernels for several pairs (default 1)")
     sp.add_argument("--store", type=argtypes.store_uri, help="ArcticDB URI (default: QUANTKIT_ARCTIC_URI)")
-    sp.add_argument("--library", help="ArcticDB library (default: QUANTKIT_LIBRARY)")
+    sp.add_argument("--library", type=argtypes.library, help="ArcticDB library (default: QUANTKIT_LIBRARY)")
     sp.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     sp.set_defaults(func=cmd_report)
 
