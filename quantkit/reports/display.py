@@ -23,7 +23,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from quantkit.analytics.decimation import decimate_series
 
 __all__ = ["Chart", "MAX_POINTS", "Note", "Table", "decimate", "figure", "format_value", "xy"]
 
@@ -198,6 +197,10 @@ def decimate(series: pd.Series, max_points: int = MAX_POINTS) -> pd.Series:
     NaNs are dropped first. Short series are returned unchanged. The one chart decimator,
     :func:`quantkit.analytics.decimation.decimate_series`.
     """
+    # imported here: importing quantkit.analytics loads statsmodels/scipy (~0.7 s), which every `quantkit`
+    # command would pay at start-up through quantkit.reports.commands -> quantkit.reports -> this module
+    from quantkit.analytics.decimation import decimate_series
+
     return decimate_series(series, max_points)
 
 
