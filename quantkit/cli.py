@@ -132,7 +132,8 @@ def cmd_exchange(args: argparse.Namespace) -> int:
         positions = stored_positions(TickStore(config=_store_config(args)), source.symbols, market=source.market)
         if positions:
             source.continue_after(  # type: ignore[attr-defined]
-                {s: p[0] for s, p in positions.items()}, max(p[1] for p in positions.values())
+                {s: p.last_id for s, p in positions.items()}, max(p.last_ms for p in positions.values()),
+                {s: p.last_price for s, p in positions.items()},
             )
     exchange = LocalExchange(
         source, host=args.host, port=args.port, hold_until_subscribed=False if args.no_hold else None,
@@ -241,7 +242,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             # continue after what the store holds (ids and time), as a real exchange does while a client is away
             positions = stored_positions(TickStore(config=store_cfg), msrc.symbols, market=m)
             if positions:
-                msrc.continue_after({s: p[0] for s, p in positions.items()}, max(p[1] for p in positions.values()))  # type: ignore[attr-defined]
+                msrc.continue_after(  # type: ignore[attr-defined]
+                    {s: p.last_id for s, p in positions.items()}, max(p.last_ms for p in positions.values()),
+                    {s: p.last_price for s, p in positions.items()},
+                )
             if getattr(msrc, "finite", False):
                 finite, finite_market = True, m
                 backfill_from.update({stored_name(s, m): i for s, i in getattr(msrc, "first_ids", {}).items() if s in syms})

@@ -280,13 +280,18 @@ class ReplaySource:
         """Trades in one pass over the files."""
         return len(self._timeline)
 
-    def continue_after(self, after_ids: Mapping[str, int], after_time_ms: int | None = None) -> None:
+    def continue_after(
+        self,
+        after_ids: Mapping[str, int],
+        after_time_ms: int | None = None,
+        after_prices: Mapping[str, float] | None = None,
+    ) -> None:
         """Skip the trades at or below ``after_ids[symbol]`` (ids a client already holds); call before streaming.
 
         A looped replay starts in the pass that holds the next id of the symbol least far along,
         so its ids and times continue after what the client holds. Unknown symbols are ignored.
-        ``after_time_ms`` is accepted for symmetry with :class:`SyntheticMarket` and unused: a
-        replay's times follow its ids.
+        ``after_time_ms`` and ``after_prices`` are accepted for symmetry with :class:`SyntheticMarket`
+        and unused: a replay's times and prices are the recording's.
         """
         after = {str(k).upper(): int(v) for k, v in after_ids.items() if str(k).upper() in self.frames}
         self._after = np.array([after.get(s, -1) for s in self._symbols], dtype="int64")

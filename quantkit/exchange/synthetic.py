@@ -54,7 +54,9 @@ paced from "now". :attr:`SyntheticMarket.past_published` is set once the past is
 Continuing after a store: ``after_ids`` (symbol -> last trade id already held)
 makes each symbol's ids start right after it (aggregate ids move by the same
 amount), so a market restarted on a store that holds an earlier run continues
-its ids as a real exchange does while a client is away.
+its ids as a real exchange does while a client is away; :meth:`SyntheticMarket.continue_after`
+with the last stored prices also starts the random walks from them (no jump back to the
+default levels, which would read as a break in the pair's spread).
 
 A perpetual (the basis pair): :meth:`SyntheticMarket.perpetual` makes the USD-M futures
 twin of a spot market (same seed, same symbols, futures messages): its mids are the spot
@@ -333,13 +335,13 @@ class SyntheticMarket:
         self.first_agg_ids: dict[str, int] = {s: r[3] for s, r in zip(syms, _ROLE_SPECS)}
         self._first_ids = np.array([r[2] for r in _ROLE_SPECS], dtype="int64")
         self.after_time_ms: int | None = None
+        self.basis_bps: float | None = None  # set on a perpetual twin (see perpetual())
         self.continue_after(after_ids or {}, after_time_ms)
         self.history_s = float(history_s)
         if not self.history_s >= 0:
             raise SourceError(f"history_s={history_s!r}: expected seconds >= 0")
         self.past_published = threading.Event()
         self.past_start_ms: int | None = None
-        self.basis_bps: float | None = None  # set on a perpetual twin (see perpetual())
         self._shared: _SharedStart | None = None
 
     # ---------------------------------------------------------------------------------------------- protocol
@@ -354,16 +356,34 @@ class SyntheticMarket:
         """``"spot"`` or ``"futures"``."""
         return self._market
 
-    def continue_after(self, after_ids: Mapping[str, int], after_time_ms: int | None = None) -> None:
-        """Continue after what a client holds: ids after ``after_ids[symbol]``, time after ``after_time_ms``.
+    def continue_after(
+        self,
+        after_ids: Mapping[str, int],
+        after_time_ms: int | None = None,
+        after_prices: Mapping[str, float] | None = None,
+    ) -> None:
+        """Continue after what a client holds: ids after ``after_ids[symbol]``, time after ``after_time_ms``,
+        prices from ``after_prices[symbol]``.
 
         Call before streaming. Ids never go below the roles' default first ids; aggregate ids
-        move by the same amount as trade ids. Unknown symbols are ignored.
+        move by the same amount as trade ids. With ``after_prices``, the random walks of X, the
+        control and the factor start from their last prices (for a perpetual twin, divided by its
+        mean basis), so a restarted market does not jump back to its default levels; Y follows
+        from the model (``alpha + beta * X + s``), so the pair's truth is unchanged. Unknown
+        symbols and non-positive or non-finite prices are ignored.
         """
         shift = [max(0, int(after_ids.get(s, r[2] - 1)) + 1 - r[2]) for s, r in zip(self._symbols, _ROLE_SPECS)]
         self.first_agg_ids = {s: r[3] + d for s, r, d in zip(self._symbols, _ROLE_SPECS, shift)}
         self._first_ids = np.array([r[2] + d for r, d in zip(_ROLE_SPECS, shift)], dtype="int64")
         self.after_time_ms = None if after_time_ms is None else int(after_time_ms)
+        prices = after_prices or {}
+        basis = 1.0 + float(self.basis_bps or 0.0) / 10_000.0
+        levels = [self._x0, self._c0, self._d0]
+        for k, sym in enumerate(self._symbols[1:]):  # X, control, factor: the roles with a random walk
+            price = float(prices.get(sym, math.nan))
+            if math.isfinite(price) and price > 0:
+                levels[k] = price / basis
+        self._x0, self._c0, self._d0 = levels
 
     @property
     def finite(self) -> bool:

@@ -1,8 +1,9 @@
 """What the store holds against what an exchange published: where to continue, and what is missing.
 
-* :func:`stored_positions`: the last stored trade id and time per symbol, so a local
-  market restarted on a store continues after it (ids and time) instead of starting
-  its ids again (which the store would drop as duplicates).
+* :func:`stored_positions`: the last stored trade id, time and price per symbol, so a local
+  market restarted on a store continues after it (ids, time and price level) instead of
+  starting its ids again (which the store would drop as duplicates) and its prices from
+  their defaults (a jump that reads as a spread break).
 * :func:`missing_trades`: per symbol, how many of the trade ids an exchange published
   (``first_ids``..``last_ids``, ``counts`` trades) the store does not hold. Measured in
   the store, never assumed from the feed's counters.
@@ -14,7 +15,7 @@ stored as ``BTCUSDT_PERP``), as the ingest stores them.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, NamedTuple, Sequence
 
 import numpy as np
 
@@ -23,25 +24,39 @@ from quantkit.symbols import stored_name
 if TYPE_CHECKING:
     from quantkit.store import TickStore
 
-__all__ = ["missing_trades", "stored_positions"]
+__all__ = ["StoredPosition", "missing_trades", "stored_positions"]
 
 
-def stored_positions(store: "TickStore", symbols: Sequence[str], *, market: str = "spot") -> dict[str, tuple[int, int]]:
-    """Last stored ``(trade id, trade time in epoch ms)`` per exchange symbol; symbols without ticks are left out.
+class StoredPosition(NamedTuple):
+    """Where a symbol's stored ticks end: what a restarted local market continues after."""
+
+    last_id: int
+    """Last stored trade id."""
+    last_ms: int
+    """Its trade time, epoch milliseconds."""
+    last_price: float
+    """Its price."""
+
+
+def stored_positions(store: "TickStore", symbols: Sequence[str], *, market: str = "spot") -> dict[str, StoredPosition]:
+    """Last stored trade id, time (epoch ms) and price per exchange symbol; symbols without ticks are left out.
 
     Args:
         store: the store.
         symbols: exchange symbols of ``market`` (the keys of the result).
         market: ``"spot"`` (default) or ``"futures"`` (read under the ``_PERP`` stored names).
     """
-    out: dict[str, tuple[int, int]] = {}
+    out: dict[str, StoredPosition] = {}
     for sym in symbols:
         name = stored_name(sym, market)
         last = store.last_trade_id(name)
         if last is None:
             continue
-        tail = store.tail(name, 1, columns=["trade_id"])
-        out[sym] = (int(last), int(tail.index[-1].value // 1_000_000) if len(tail) else 0)
+        tail = store.tail(name, 1, columns=["trade_id", "price"])
+        if len(tail):
+            out[sym] = StoredPosition(int(last), int(tail.index[-1].value // 1_000_000), float(tail["price"].iloc[-1]))
+        else:
+            out[sym] = StoredPosition(int(last), 0, float("nan"))
     return out
 
 

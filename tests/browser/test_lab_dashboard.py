@@ -86,7 +86,7 @@ def _run_all(page: Page, wait_ms: float) -> None:
 
 @contextmanager
 def _lab_on_the_dashboard(tmp_path: Path, repo_root: Path, timeout_unit: float, *up_args: str) -> Iterator[Page]:
-    """`quantkit up` on a fresh store (QUANTKIT_DATA_DIR in ``tmp_path``), chromium on the live dashboard, Run All.
+    """`quantkit up` on the store in ``tmp_path`` (QUANTKIT_DATA_DIR), chromium on the live dashboard, Run All.
 
     Yields the page once every cell ran; afterwards the kernels and `quantkit up` are stopped, the exit code
     must be 0 and the repository's notebook must be untouched.
@@ -94,7 +94,7 @@ def _lab_on_the_dashboard(tmp_path: Path, repo_root: Path, timeout_unit: float, 
     notebook = repo_root / "notebooks" / "live_dashboard.ipynb"
     digest = hashlib.sha256(notebook.read_bytes()).hexdigest()
     settings = tmp_path / "lab-settings"
-    (settings / "@jupyterlab" / "docmanager-extension").mkdir(parents=True)
+    (settings / "@jupyterlab" / "docmanager-extension").mkdir(parents=True, exist_ok=True)
     # never autosave the repository's notebook while the test runs it
     (settings / "@jupyterlab" / "docmanager-extension" / "plugin.jupyterlab-settings").write_text('{"autosave": false}')
     port = free_port()
@@ -222,3 +222,54 @@ def test_up_draws_every_panel_at_the_first_render(tmp_path: Path, repo_root: Pat
         # the default pair is the synthetic market's cointegrated pair (every symbol was stored before the page ran)
         assert "SYNAUSDT" in page.locator(".qk-live").first.inner_text() and "SYNBUSDT" in status + page.locator(
             ".qk-live").first.inner_text()
+
+
+def _stored_counts(data_dir: Path) -> dict[str, int]:
+    """Ticks stored per symbol in the main job's store under ``data_dir``."""
+    from quantkit.store import TickStore
+
+    store = TickStore(f"lmdb://{data_dir}/arctic", create=False)
+    try:
+        table = store.symbols()
+        return {str(s): int(n) for s, n in zip(table["symbol"], table["count"])}
+    finally:
+        store.close()
+
+
+def test_the_second_run_on_one_store_is_live(tmp_path: Path, repo_root: Path, artifacts_dir: Path,
+                                             timeout_unit: float) -> None:
+    """The main job run a second time on its store stores new ticks and its dashboard is live (the second day)."""
+    env = dict(os.environ, QUANTKIT_DATA_DIR=str(tmp_path))
+    env.pop("QUANTKIT_ARCTIC_URI", None)
+    log = tmp_path / "first.log"
+    with log.open("wb") as out:
+        first = subprocess.Popen([sys.executable, "-m", "quantkit", "up", "--no-lab"], env=env,
+                                 cwd=repo_root, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 90 * timeout_unit
+    while b"warm start done" not in log.read_bytes():
+        assert first.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+        time.sleep(0.5)
+    time.sleep(3)  # a few live ticks after the warm start
+    os.killpg(first.pid, signal.SIGTERM)
+    assert first.wait(60 * timeout_unit) == 0, log.read_text()[-3000:]
+    before = _stored_counts(tmp_path)
+    assert before and all(n > 0 for n in before.values()), before
+
+    wait_ms = 90_000 * timeout_unit
+    with _lab_on_the_dashboard(tmp_path, repo_root, timeout_unit) as page:
+        page.wait_for_function(
+            "() => { const e = document.querySelector('.qk-last-tick'); return e && /^[0-9]{13}$/.test(e.dataset.ms); }",
+            timeout=wait_ms,
+        )
+        first_ms = int(page.locator(".qk-last-tick").first.get_attribute("data-ms"))
+        page.wait_for_function(
+            f"() => Number(document.querySelector('.qk-last-tick').dataset.ms) > {first_ms}", timeout=wait_ms
+        )
+        page.locator(".qk-live").first.scroll_into_view_if_needed()
+        page.screenshot(path=str(artifacts_dir / "lab_second_run.png"), full_page=True)
+        status = page.locator(".qk-status").first.inner_text()
+        assert "streaming" in status and "ingest error" not in status, status
+        drawn = _points(page)
+        assert drawn["spread"] >= 100 and drawn["z-score"] >= 1, drawn
+    after = _stored_counts(tmp_path)
+    assert set(after) == set(before) and all(after[s] > before[s] for s in before), (before, after)

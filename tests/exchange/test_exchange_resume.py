@@ -37,6 +37,26 @@ def test_synthetic_market_continues_after_held_ids_and_time() -> None:
     assert market.after_time_ms == START_MS and not market.finite
 
 
+
+def test_synthetic_market_continues_from_the_held_prices() -> None:
+    """after_prices starts X, the control and the factor at their last prices; Y follows X through the model."""
+    base = SyntheticMarket(seed=3)
+    held = {"SYNBUSDT": 50_000.0, "SYNCUSDT": 210.0, "SYNDUSDT": 480.0}
+    market = SyntheticMarket(seed=3)
+    market.continue_after({}, None, held)
+    default = base.generate_mid(1.0, start_ms=START_MS)
+    moved = market.generate_mid(1.0, start_ms=START_MS)
+    truth = market.truth
+    for sym, price in held.items():
+        # a random walk's first second moves a few USD at most (x_sigma 5 USD/sqrt(s)); the default level is far
+        assert abs(moved[sym].iloc[0] - price) < 0.002 * price, (sym, moved[sym].iloc[0])
+        assert abs(default[sym].iloc[0] - price) > 0.05 * price
+    y_model = truth.alpha + truth.beta * moved["SYNBUSDT"]
+    assert (moved["SYNAUSDT"] - y_model).abs().max() < 6 * truth.spread_sd  # the spread is the model's, not a jump
+    same = SyntheticMarket(seed=3)
+    same.continue_after({}, None, {"SYNBUSDT": float("nan"), "SYNCUSDT": -1.0})  # unusable prices are ignored
+    assert same.generate_mid(1.0, start_ms=START_MS).equals(default)
+
 def test_looped_replay_resumes_inside_a_later_pass(csv_dir: Path, tmp_path: Path) -> None:
     """A looped replay resumed after ids of its third pass streams the very next id first, times still increasing."""
     path = _slice(csv_dir, tmp_path, 200)

@@ -92,8 +92,9 @@ def test_backfill_from_stores_a_finite_source_published_before_subscribing(
     np.testing.assert_array_equal(got["price"].to_numpy(), expected["price"].to_numpy())
     assert missing_trades(store, status["first_ids"], status["last_ids"], status["counts"], market="futures") == {}
     assert stored_positions(store, ["ETHUSDT"]) == {}  # the spot name holds nothing
-    last_id, last_ms = stored_positions(store, ["ETHUSDT", "BTCUSDT"], market="futures")["ETHUSDT"]
+    last_id, last_ms, last_price = stored_positions(store, ["ETHUSDT", "BTCUSDT"], market="futures")["ETHUSDT"]
     assert last_id == int(expected["trade_id"].iloc[-1]) and last_ms == int(expected.index[-1].value // 1_000_000)
+    assert last_price == float(expected["price"].iloc[-1])
 
 
 def test_trades_the_exchange_no_longer_serves_are_reported_lost(
