@@ -368,8 +368,9 @@ class SyntheticMarket:
         Call before streaming. Ids never go below the roles' default first ids; aggregate ids
         move by the same amount as trade ids. With ``after_prices``, the random walks of X, the
         control and the factor start from their last prices (for a perpetual twin, divided by its
-        mean basis), so a restarted market does not jump back to its default levels; Y follows
-        from the model (``alpha + beta * X + s``), so the pair's truth is unchanged. Unknown
+        mean basis), so a restarted market does not jump back to its default levels; with Y and X
+        held, the spread ``s`` goes on from ``Y - alpha - beta * X`` instead of a fresh draw, so Y
+        does not jump either. The pair's truth (alpha, beta, half-life) is unchanged. Unknown
         symbols and non-positive or non-finite prices are ignored.
         """
         shift = [max(0, int(after_ids.get(s, r[2] - 1)) + 1 - r[2]) for s, r in zip(self._symbols, _ROLE_SPECS)]
@@ -378,12 +379,16 @@ class SyntheticMarket:
         self.after_time_ms = None if after_time_ms is None else int(after_time_ms)
         prices = after_prices or {}
         basis = 1.0 + float(self.basis_bps or 0.0) / 10_000.0
+        held = [float(prices.get(sym, math.nan)) / basis for sym in self._symbols]  # Y, X, control, factor
+        usable = [math.isfinite(p) and p > 0 for p in held]
         levels = [self._x0, self._c0, self._d0]
-        for k, sym in enumerate(self._symbols[1:]):  # X, control, factor: the roles with a random walk
-            price = float(prices.get(sym, math.nan))
-            if math.isfinite(price) and price > 0:
-                levels[k] = price / basis
+        for k in range(3):  # X, control, factor: the roles with a random walk
+            if usable[k + 1]:
+                levels[k] = held[k + 1]
         self._x0, self._c0, self._d0 = levels
+        # the spread goes on from where it was (Y and X held), not from a fresh draw of its stationary law
+        t = self.truth
+        self._s0 = held[0] - t.alpha - t.beta * held[1] if usable[0] and usable[1] else None
 
     @property
     def finite(self) -> bool:
@@ -467,7 +472,9 @@ class SyntheticMarket:
         sq = math.sqrt(dt)
         phi = math.exp(-t.ou_theta * dt)
         s_scale = self._spread_sd * math.sqrt(1.0 - phi * phi)
-        s_prev = float(rng.standard_normal()) * self._spread_sd
+        s_prev = float(rng.standard_normal()) * self._spread_sd  # drawn even when continuing: same stream after
+        if self._s0 is not None:
+            s_prev = self._s0
         x_prev, c_prev, d_prev = self._x0, self._c0, self._d0
         while True:
             z = rng.standard_normal((4, _STEPS))

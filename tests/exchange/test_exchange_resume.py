@@ -39,20 +39,23 @@ def test_synthetic_market_continues_after_held_ids_and_time() -> None:
 
 
 def test_synthetic_market_continues_from_the_held_prices() -> None:
-    """after_prices starts X, the control and the factor at their last prices; Y follows X through the model."""
+    """after_prices starts X, the control and the factor at their last prices, and the spread where Y and X left it."""
     base = SyntheticMarket(seed=3)
+    truth = base.truth
+    s_held = 1.5 * truth.spread_sd
     held = {"SYNBUSDT": 50_000.0, "SYNCUSDT": 210.0, "SYNDUSDT": 480.0}
+    held["SYNAUSDT"] = truth.alpha + truth.beta * held["SYNBUSDT"] + s_held
     market = SyntheticMarket(seed=3)
     market.continue_after({}, None, held)
     default = base.generate_mid(1.0, start_ms=START_MS)
     moved = market.generate_mid(1.0, start_ms=START_MS)
-    truth = market.truth
+    assert market.truth == truth  # alpha, beta, half-life: the same pair
     for sym, price in held.items():
         # a random walk's first second moves a few USD at most (x_sigma 5 USD/sqrt(s)); the default level is far
         assert abs(moved[sym].iloc[0] - price) < 0.002 * price, (sym, moved[sym].iloc[0])
         assert abs(default[sym].iloc[0] - price) > 0.05 * price
-    y_model = truth.alpha + truth.beta * moved["SYNBUSDT"]
-    assert (moved["SYNAUSDT"] - y_model).abs().max() < 6 * truth.spread_sd  # the spread is the model's, not a jump
+    first_spread = moved["SYNAUSDT"].iloc[0] - truth.alpha - truth.beta * moved["SYNBUSDT"].iloc[0]
+    assert abs(first_spread - s_held) < 0.2 * truth.spread_sd  # the spread goes on; a fresh draw would not
     same = SyntheticMarket(seed=3)
     same.continue_after({}, None, {"SYNBUSDT": float("nan"), "SYNCUSDT": -1.0})  # unusable prices are ignored
     assert same.generate_mid(1.0, start_ms=START_MS).equals(default)
