@@ -24,7 +24,7 @@ import os
 import sys
 from types import TracebackType
 
-__all__ = ["LOADED_ABOVE", "LoadWatch", "is_loaded", "load_now", "tag"]
+__all__ = ["LOADED_ABOVE", "LoadWatch", "is_loaded", "load_now", "settle", "tag"]
 
 #: A figure taken while the 1-minute load average is above this is "loaded" (proves nothing).
 LOADED_ABOVE = 1.0
@@ -44,6 +44,27 @@ def tag(*loads: float) -> str:
     """``" (loaded: load 3.2)"`` when :func:`is_loaded`, else ``" (load 0.3)"``: append it to a figure."""
     worst = max(loads or (load_now(),))
     return f" (loaded: load {worst:.1f})" if worst > LOADED_ABOVE else f" (load {worst:.1f})"
+
+
+def settle(below: float = 0.5, max_wait: float = 150.0, label: str = "settle") -> float:
+    """Wait until the 1-minute load is below ``below`` (at most ``max_wait`` seconds); return the load.
+
+    A benchmark whose previous run kept both cores busy leaves the 1-minute average near 1 for a
+    minute (it decays with a 60 s time constant): waiting here lets each run start on a quiet machine
+    instead of marking the next figure "loaded" with the benchmark's own load. Prints what it waited.
+    """
+    import time
+
+    t0 = time.monotonic()
+    load = load_now()
+    while load >= below and time.monotonic() - t0 < max_wait:
+        time.sleep(2.0)
+        load = load_now()
+    waited = time.monotonic() - t0
+    if waited >= 1.0:
+        state = "" if load < below else f", still >= {below:g} after the {max_wait:.0f} s limit"
+        print(f"  [{label}] waited {waited:.0f} s for the load to settle: {load:.2f}{state}", flush=True)
+    return load
 
 
 class LoadWatch:

@@ -121,7 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"best of {args.repeat} round(s), steps interleaved\n")
     print("| step | time | rows/s (best) | MB/s of zips (best) | load at end |")
     print("|---|---|---|---|---|")
-    common = dict(market="spot", kind="trades", start=days[0], end=days[-1], base_url="", jobs=args.jobs, progress=False)
+    # end is exclusive (the day after the last day), like --end everywhere in quantkit
+    common = dict(market="spot", kind="trades", start=days[0], end=days[-1] + dt.timedelta(days=1), base_url="",
+                  jobs=args.jobs, progress=False)
     times: dict[str, list[float]] = {k: [] for k in STEPS}
     with server:
         common["base_url"] = server.url

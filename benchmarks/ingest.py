@@ -48,7 +48,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "benchmarks" / "_work"
 sys.path.insert(0, str(ROOT / "tests"))  # the test suite's helpers (tests/_support)
-from _load import load_now, tag  # noqa: E402
+from _load import load_now, settle, tag  # noqa: E402
 from _support.waiting import free_port  # noqa: E402
 
 
@@ -116,6 +116,7 @@ async def _consume(url: str, warmup: float, seconds: float, on_message) -> tuple
     from websockets.asyncio.client import connect
 
     count = 0
+    wall = cpu = 0.0
     async with connect(url, max_size=None, ping_interval=None) as ws:
         t_start = time.perf_counter()
         w0 = c0 = 0.0
@@ -128,8 +129,11 @@ async def _consume(url: str, warmup: float, seconds: float, on_message) -> tuple
             if not counting and now - t_start >= warmup:
                 counting, w0, c0 = True, now, time.process_time()
             if counting and now - w0 >= seconds:
+                # Stop the clocks here: the closing handshake that follows (the server is still
+                # sending at full speed) is not part of the window.
+                wall, cpu = now - w0, time.process_time() - c0
                 break
-    return count, time.perf_counter() - w0, time.process_time() - c0
+    return count, wall, cpu
 
 
 def _timed(name: str, fn) -> Run:  # type: ignore[no-untyped-def]
@@ -199,13 +203,19 @@ def _with_exchange(fn):  # type: ignore[no-untyped-def]
         ex.close()
 
 
-def bench_throughput(seconds: float, warmup: float, rounds: int) -> dict[str, list[Run]]:
-    """``rounds`` x (bare, quantkit), each against a fresh exchange; every run printed as it ends."""
+def bench_throughput(seconds: float, warmup: float, rounds: int, quiet: float = 0.5) -> dict[str, list[Run]]:
+    """``rounds`` x (bare, quantkit), each against a fresh exchange; every run printed as it ends.
+
+    Before each run the load is let settle below ``quiet`` (:func:`_load.settle`, at most 150 s): the
+    previous run's two busy processes would otherwise leave the next one starting at load ~1.
+    """
     runs: dict[str, list[Run]] = {"bare": [], "quantkit": []}
     tmp = Path(tempfile.mkdtemp(dir=WORK))
     try:
         for i in range(rounds):
             for name in ("bare", "quantkit"):
+                if quiet:
+                    settle(quiet, label=f"round {i + 1}: {name}")
                 if name == "bare":
                     run = _with_exchange(lambda ex: bare_consumer(ex.stream_url(synthetic_symbols()), warmup, seconds))
                 else:
@@ -370,6 +380,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="small sizes: a smoke run (3 s windows, 1 round, 200k ticks)")
     ap.add_argument("--seconds", type=float, default=8.0, help="measured window of each run, s (default 8)")
     ap.add_argument("--rounds", type=int, default=3, help="rounds of bare + quantkit (default 3: best of 3)")
+    ap.add_argument("--settle", type=float, default=0.5,
+                    help="throughput: wait (<= 150 s) for the 1-min load to fall below this before each run; 0: don't")
     ap.add_argument("--rate", type=float, default=2000.0)
     ap.add_argument("--ticks", type=int, default=5_000_000)
     ap.add_argument("--only", default=",".join(PARTS), help=f"comma-separated parts of {PARTS}")
@@ -378,13 +390,13 @@ def main() -> None:
     if only - set(PARTS):
         ap.error(f"--only: unknown part(s) {sorted(only - set(PARTS))}; choose from {PARTS}")
     if args.quick:
-        args.seconds, args.ticks, args.rounds = 3.0, 200_000, 1
+        args.seconds, args.ticks, args.rounds, args.settle = 3.0, 200_000, 1, 0.0
     WORK.mkdir(parents=True, exist_ok=True)
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     if "throughput" in only:
         print(f"\nthroughput: {args.rounds} round(s) of bare then quantkit, {args.seconds:.0f} s windows after a 2 s warm-up "
               "(exchange in its own process, synthetic, max speed)", flush=True)
-        runs = bench_throughput(args.seconds, 2.0, args.rounds)
+        runs = bench_throughput(args.seconds, 2.0, args.rounds, args.settle)
         bare = max(runs["bare"], key=lambda r: r.rate)
         qk = max(runs["quantkit"], key=lambda r: r.rate)
         bare_cpu = min(r.cpu_us for r in runs["bare"])

@@ -268,6 +268,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     symbols = groups[finite_market] if finite else tuple(s for syms in groups.values() for s in syms)
     stored = [stored_name(s, m) for m, syms in groups.items() for s in syms]
     ingest_cfg = IngestConfig.from_env()
+    if getattr(args, "quotes", False):
+        feeds = [dataclasses.replace(f, quotes=True) for f in feeds]
     from quantkit.feed import BackfillOptions
 
     # USD-M historicalTrades asks for an API key; a local exchange takes any (live keys are not handled here)
@@ -520,7 +522,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     env["QUANTKIT_LIBRARY"] = store_cfg.library
     env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(filter(None, [str(root / "jupyter_config"), env.get("JUPYTER_CONFIG_PATH")]))
     children: list[subprocess.Popen[bytes]] = []
-    ingest_cmd = [sys.executable, "-m", "quantkit", "ingest", "--source", args.source, "--stats-every", "0"]
+    ingest_cmd = [sys.executable, "-m", "quantkit", "ingest", "--source", args.source, "--stats-every", "0", "--quotes"]
     if args.symbols:
         ingest_cmd += ["--symbols", args.symbols]
     if args.source not in ("binance", "binance-futures"):
@@ -643,6 +645,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--market", choices=["spot", "futures"], help="expected market; an error if the source serves the other (default: the source's)")
     sp.add_argument("--stats-every", type=argtypes.non_negative_float, default=5.0, help="print stats every N seconds (0 = never)")
     sp.add_argument("--duration", type=argtypes.seconds, help="stop after N seconds (default: until Ctrl-C or the end of a finite replay)")
+    sp.add_argument("--quotes", action="store_true",
+                    help="also subscribe each symbol's best bid/ask (@bookTicker) and publish it in the heartbeat "
+                         "for the dashboard's quoted spread; trades are unchanged (default: trades only)")
     store_args(sp)
     source_args(sp, 0)
     sp.set_defaults(func=cmd_ingest)

@@ -241,6 +241,8 @@ class FeedConfig:
             (Binance cuts connections at 24 h); ``None`` disables.
         ping_interval: client keep-alive ping interval, seconds; ``None`` disables.
         ping_timeout: seconds to wait for the pong before treating the connection as dead.
+        quotes: also subscribe ``<symbol>@bookTicker`` on the same connection and keep each
+            symbol's best bid and ask (the trades are unchanged; default False).
     """
 
     symbols: tuple[str, ...]
@@ -255,6 +257,7 @@ class FeedConfig:
     max_connection_age: float | None = 23.5 * 3600
     ping_interval: float | None = 20.0
     ping_timeout: float | None = 20.0
+    quotes: bool = False
 
     def __post_init__(self) -> None:
         if not self.symbols:

@@ -35,4 +35,11 @@ fi
 export PYTHONHASHSEED=0
 # One BLAS thread per process: on 2 shared cores, threaded BLAS on small arrays is far slower under contention.
 export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}" OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" MKL_NUM_THREADS="${MKL_NUM_THREADS:-1}"
+# Two workers (one per core), a test file per worker at a time (module fixtures stay whole): most tests wait on
+# subprocesses, sockets and browsers, so the suite takes ~9 min instead of ~15 serially. TEST_WORKERS=0: serial.
+workers="${TEST_WORKERS:-2}"
+case " $* " in *" -n "*|*" -n="*|*" -p no:xdist "*) workers=0 ;; esac
+if [ "$workers" != "0" ]; then
+  set -- -n "$workers" --dist loadfile "$@"
+fi
 exec .venv/bin/python -m pytest "$@"

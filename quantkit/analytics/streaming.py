@@ -51,7 +51,11 @@ __all__ = ["HEDGE_METHODS", "KalmanStream", "PairStream", "RollingCovariance", "
 HEDGE_METHODS: tuple[str, ...] = ("ols", "huber", "kalman")
 
 _NAN = math.nan
-# a window variance this small relative to the squared level counts as zero (constant window)
+# A window variance counts as zero (a constant window) when every value in the window is the same
+# number (tracked exactly as the run of equal consecutive values, so the rounding residue that the
+# sliding update leaves in m2 cannot pass for variance: at a price level of 60,000 it reached a std
+# of 8e-4 after 40 identical bars, where the batch estimators give exactly 0), or when m2 is this
+# small relative to the squared level (an exact zero left by a recompute).
 _REL_ZERO = 1e-24
 
 
@@ -73,12 +77,14 @@ class RollingMoments:
         m2: sum of squared deviations from the mean.
     """
 
-    __slots__ = ("_buf", "_i", "_k", "_m", "_since", "ddof", "m2", "n", "recompute_every", "window")
+    __slots__ = ("_buf", "_i", "_k", "_last", "_m", "_run", "_since", "ddof", "m2", "n", "recompute_every", "window")
 
     _buf: list[float]
     _i: int
     _k: float
+    _last: float
     _m: float
+    _run: int
     _since: int
     ddof: int
     m2: float
@@ -107,6 +113,11 @@ class RollingMoments:
 
     def update(self, v: float) -> None:
         """Add one value (the oldest leaves once the window is full)."""
+        if v == self._last:
+            self._run += 1
+        else:
+            self._last = v
+            self._run = 1
         if self.n == 0:
             self._k = v
         v -= self._k
@@ -142,6 +153,8 @@ class RollingMoments:
         self._k = 0.0
         self._m = 0.0
         self.m2 = 0.0
+        self._last = _NAN  # the last value and how many equal values in a row ended with it
+        self._run = 0
 
     def recompute(self) -> None:
         """Exact two-pass recompute from the buffer, re-centring the stored values on their mean."""
@@ -170,7 +183,7 @@ class RollingMoments:
         if self.n < self.window:
             return _NAN
         mean = self._k + self._m
-        if self.m2 <= _REL_ZERO * self.window * mean * mean:
+        if self._run >= self.window or self.m2 <= _REL_ZERO * self.window * mean * mean:
             return 0.0
         return math.sqrt(self.m2 / (self.window - self.ddof))
 
@@ -193,8 +206,8 @@ class RollingCovariance:
         recompute_every: exact recompute period in slides (default ``max(window, 2000)``).
     """
 
-    __slots__ = ("_bx", "_by", "_i", "_kx", "_ky", "_mx", "_my", "_since", "cxy", "m2x", "m2y", "n",
-                 "recompute_every", "window")
+    __slots__ = ("_bx", "_by", "_i", "_kx", "_ky", "_lastx", "_lasty", "_mx", "_my", "_runx", "_runy", "_since",
+                 "cxy", "m2x", "m2y", "n", "recompute_every", "window")
 
     _bx: list[float]
     _by: list[float]
@@ -226,6 +239,8 @@ class RollingCovariance:
         self._kx = self._ky = 0.0
         self._mx = self._my = 0.0
         self.m2x = self.m2y = self.cxy = 0.0
+        self._lastx = self._lasty = _NAN  # runs of equal consecutive values (see _REL_ZERO)
+        self._runx = self._runy = 0
 
     @property
     def ready(self) -> bool:
@@ -244,6 +259,16 @@ class RollingCovariance:
 
     def update(self, x: float, y: float) -> None:
         """Add one (x, y) pair (the oldest leaves once the window is full)."""
+        if x == self._lastx:
+            self._runx += 1
+        else:
+            self._lastx = x
+            self._runx = 1
+        if y == self._lasty:
+            self._runy += 1
+        else:
+            self._lasty = y
+            self._runy = 1
         if self.n == 0:
             self._kx = x
             self._ky = y
@@ -314,7 +339,7 @@ class RollingCovariance:
 
     def _x_varies(self) -> bool:
         mx = self._kx + self._mx
-        return self.m2x > _REL_ZERO * self.window * mx * mx and self.m2x > 0.0
+        return self._runx < self.window and self.m2x > _REL_ZERO * self.window * mx * mx and self.m2x > 0.0
 
     @property
     def beta(self) -> float:
@@ -341,7 +366,7 @@ class RollingCovariance:
             return _NAN
         w = self.window
         my = self._ky + self._my
-        if not (self._x_varies() and self.m2y > _REL_ZERO * w * my * my and self.m2y > 0.0):
+        if not (self._x_varies() and self._runy < w and self.m2y > _REL_ZERO * w * my * my and self.m2y > 0.0):
             return _NAN
         c = self.cxy / math.sqrt(self.m2x * self.m2y)
         return 1.0 if c > 1.0 else -1.0 if c < -1.0 else c

@@ -12,6 +12,13 @@ forever; each pass shifts trade ids by the symbol's id span (ids continue withou
 a gap) and times by the recording's length plus ``loop_gap_ms``, so ids and
 times keep increasing.
 
+Order book: a capture with a REST depth snapshot and ``@depth`` diffs (the hftbacktest
+captures' ``*_20240808`` files have one) serves its own book
+(:class:`~quantkit.exchange.book.RecordedBook`): REST ``depth``, the ``depth`` streams,
+``bookTicker`` and the book tickers are the recording's, with its update ids. Other replays
+(trades CSVs, captures without a snapshot) get the model book of
+:mod:`quantkit.exchange.book`.
+
 Resuming: with ``after_ids`` (symbol -> last trade id a client already holds) the
 replay skips every trade at or below it; a looped replay starts in the pass that
 holds the next id, so ids and times continue right after what the client holds.
@@ -39,10 +46,11 @@ from typing import AsyncIterator, Iterator, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from quantkit.datafiles import ReadResult, read_capture, read_trades_csv, sniff
+from quantkit.datafiles import CapturedBook, ReadResult, read_capture, read_capture_book, read_trades_csv, sniff
 from quantkit.errors import DataFileError, SourceError
 from quantkit.exchange._columns import TradeColumns
 from quantkit.exchange._pacing import Clock, Pacer, Sleep, check_speed
+from quantkit.exchange.book import RecordedBook
 from quantkit.exchange.source import SymbolSpec
 from quantkit.schema import Trade
 
@@ -182,9 +190,15 @@ class ReplaySource:
         self.paths: tuple[str, ...] = tuple(os.fspath(f) for f in files)
         results: list[ReadResult] = []
         decimals: dict[str, tuple[int, int]] = {}
+        recorded: dict[str, CapturedBook] = {}
         for f in files:
             kind = sniff(f)
             if kind == "capture":
+                for sym, rec in read_capture_book(f).items():
+                    if sym in recorded:
+                        recorded[sym].merge(rec)
+                    else:
+                        recorded[sym] = rec
                 got = read_capture(f)
                 file_results = []
                 for key, r in got.items():
@@ -235,6 +249,9 @@ class ReplaySource:
         self.specs: dict[str, SymbolSpec] = {}
         for sym, frame in self.frames.items():
             p_dec = _value_decimals(frame["price"].to_numpy())
+            book_rec = recorded.get(sym)
+            if book_rec is not None and book_rec.usable:  # the book's prices may be finer than the trades'
+                p_dec = max(p_dec, _value_decimals(np.concatenate([book_rec.bids[:, 0], book_rec.asks[:, 0]])))
             q_dec = _value_decimals(frame["qty"].to_numpy())
             tp, tq = decimals.get(sym, (p_dec, q_dec))
             self.specs[sym] = SymbolSpec(
@@ -257,6 +274,19 @@ class ReplaySource:
         self._base_ids = np.array([int(self.frames[s]["trade_id"].iloc[0]) for s in self._symbols], dtype="int64")
         self._after = np.full(len(self._symbols), -1, dtype="int64")
         self._first_pass = 0
+        #: symbol -> the recording's own order book (captures with a depth snapshot and diffs);
+        #: the exchange serves these instead of its model book.
+        self.books: dict[str, RecordedBook] = {}
+        t0 = int(t.min()) if len(t) else 0
+        for sym, rec in recorded.items():
+            if sym not in self.specs:
+                continue
+            if not rec.usable:
+                log.info("replay: %s: the capture's depth has no snapshot to start from; the book is modelled", sym)
+                continue
+            self.books[sym] = RecordedBook(self.specs[sym], rec, t0, self._period_ms if self.loop else 0)
+            if rec.rejected:
+                log.warning("replay: %s: %d malformed depth lines skipped", sym, rec.rejected)
         if after_ids:
             self.continue_after(after_ids)
         log.info(

@@ -53,7 +53,7 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 import orjson
 
-from quantkit.exchange.book import FUNDING_INTERVAL_MS, FUNDING_RATE, TouchBook, funding_times
+from quantkit.exchange.book import FUNDING_INTERVAL_MS, FUNDING_RATE, Book, TouchBook, funding_times
 from quantkit.exchange.history import SymbolHistory
 from quantkit.exchange.klines import INTERVALS, kline_rows, select_klines
 from quantkit.exchange.source import SymbolSpec
@@ -136,12 +136,12 @@ class RestApi:
         histories: Mapping[str, SymbolHistory],
         specs: Mapping[str, SymbolSpec],
         now_ms: Callable[[], int],
-        books: Mapping[str, TouchBook] | None = None,
+        books: Mapping[str, Book] | None = None,
     ) -> None:
         self._histories = histories
         self._specs = specs
         self._now_ms = now_ms
-        self._books: Mapping[str, TouchBook] = books if books is not None else {}
+        self._books: Mapping[str, Book] = books if books is not None else {}
 
     @staticmethod
     def market_of(target: str) -> str | None:
@@ -355,7 +355,7 @@ class RestApi:
         d = self._quote_decimals(market, sym)
         return kline_rows(klines, d.price, d.qty, d.quote, prices_only=prices_only)
 
-    def _book(self, sym: str) -> TouchBook:
+    def _book(self, sym: str) -> Book:
         book = self._books.get(sym)
         if book is None:
             book = TouchBook(self._specs[sym])

@@ -329,7 +329,7 @@ class LocalExchange:
         self._last_trade_ms: int | None = None
         self._last_trade_wall = 0.0
         self._last_event_ms: dict[str, int] = {}
-        self._events = EventStreams(market, self._specs, self._histories)
+        self._events = EventStreams(market, self._specs, self._histories, books=getattr(source, "books", None))
         self._rest = RestApi(self._histories, self._specs, self._now_ms, self._events.books)
         self._limiter = RateLimiter(clock, weight_limits, enabled=rate_limits)
         self._fronts: weakref.WeakSet[Any] = weakref.WeakSet()

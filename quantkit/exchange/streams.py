@@ -1,8 +1,9 @@
 """Event streams computed from the trades: klines, tickers, book ticker, depth, mark price (sans-I/O).
 
-:class:`EventStreams` keeps one :class:`~quantkit.exchange.book.TouchBook` per
-symbol (always: REST ``depth`` and the tickers read it) and, for the streams
-someone is subscribed to, their state. The server feeds it every published
+:class:`EventStreams` keeps one book per symbol (the model
+:class:`~quantkit.exchange.book.TouchBook`, or a replayed capture's
+:class:`~quantkit.exchange.book.RecordedBook`; always: REST ``depth`` and the tickers read
+it) and, for the streams someone is subscribed to, their state. The server feeds it every published
 batch (:meth:`EventStreams.on_batch`, which answers the real-time events: book
 ticker changes and klines closed by a trade) and calls :meth:`EventStreams.tick`
 about every 100 ms of wall time for the periodic ones. Both return payloads
@@ -18,11 +19,11 @@ only when the book changed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 
-from quantkit.exchange.book import FUNDING_INTERVAL_MS, FUNDING_RATE, Extent, TouchBook
+from quantkit.exchange.book import FUNDING_INTERVAL_MS, FUNDING_RATE, Book, RecordedBook, TouchBook
 from quantkit.exchange.history import SymbolHistory
 from quantkit.exchange.klines import KlineState, kline_open, klines_from_trades
 from quantkit.exchange.protocol import StreamName, event_period_ms
@@ -40,7 +41,7 @@ class _Depth:
     period: int
     levels: int  # 0: diff stream, else partial book depth
     last_u: int
-    extent: Extent
+    extent: Any  # the book's own change tracker (Extent for the model, Changes for a recording)
     due: float = 0.0
 
 
@@ -51,13 +52,22 @@ class EventStreams:
         market: ``"spot"`` or ``"futures"``.
         specs: symbol specs (books are made for these and for symbols added later).
         histories: the trade histories (klines and tickers start from them).
+        books: symbol -> a book to serve instead of the model :class:`TouchBook` (a replayed
+            capture's :class:`~quantkit.exchange.book.RecordedBook`; a source's ``books``).
     """
 
-    def __init__(self, market: str, specs: Mapping[str, SymbolSpec], histories: Mapping[str, SymbolHistory]) -> None:
+    def __init__(
+        self,
+        market: str,
+        specs: Mapping[str, SymbolSpec],
+        histories: Mapping[str, SymbolHistory],
+        books: Mapping[str, RecordedBook] | None = None,
+    ) -> None:
         self.market = market
         self._specs = specs
         self._histories = histories
-        self.books: dict[str, TouchBook] = {s: TouchBook(spec) for s, spec in specs.items()}
+        given = books or {}
+        self.books: dict[str, Book] = {s: given.get(s) or TouchBook(spec) for s, spec in specs.items()}
         self._klines: dict[tuple[str, str], KlineState] = {}
         self._depth: dict[tuple[str, str], _Depth] = {}
         self._due: dict[tuple[str, str], float] = {}
@@ -197,7 +207,7 @@ class EventStreams:
                 out[key] = [stats.mini_ticker_event(d, now_ms)]
         return out
 
-    def _book_ticker(self, sym: str, book: TouchBook, now_ms: int) -> bytes:
+    def _book_ticker(self, sym: str, book: Book, now_ms: int) -> bytes:
         d = self.decimals(sym)
         bid, ask = book.touch() or (0, 0)
         bq, aq = book.qty_at(np.array([bid, ask])).tolist()

@@ -4,7 +4,7 @@
 the last 24 hours of exchange time kept in the history (a history shorter than
 a day gives statistics over what it holds). ``avgPrice`` is the volume-weighted
 price of the last 5 minutes (Binance's ``mins: 5``). The book tickers come from
-:class:`~quantkit.exchange.book.TouchBook`.
+:mod:`quantkit.exchange.book` (the model or a replayed recording).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from quantkit.exchange.book import TouchBook
+from quantkit.exchange.book import Book
 from quantkit.exchange.history import SymbolHistory
 
 __all__ = ["AVG_PRICE_MINS", "DAY_MS", "Decimals", "RollingStats", "rolling_stats"]
@@ -67,7 +67,7 @@ class RollingStats:
             "weightedAvgPrice": f"{self.vwap:.{d.price}f}",
         }
 
-    def ticker_24hr(self, market: str, d: Decimals, book: TouchBook) -> dict[str, object]:
+    def ticker_24hr(self, market: str, d: Decimals, book: Book) -> dict[str, object]:
         """The REST ``ticker/24hr`` object (spot or USD-M key order)."""
         p, q, v = d.price, d.qty, d.quote
         out: dict[str, object] = {"symbol": self.symbol, **self._common(d)}
@@ -98,7 +98,7 @@ class RollingStats:
         }
         return out
 
-    def ticker_event(self, market: str, d: Decimals, book: TouchBook, event_ms: int) -> bytes:
+    def ticker_event(self, market: str, d: Decimals, book: Book, event_ms: int) -> bytes:
         """The ``@ticker`` stream payload."""
         p, q, v = d.price, d.qty, d.quote
         c = self._common(d)

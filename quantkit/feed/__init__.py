@@ -36,7 +36,7 @@ from quantkit.feed.client import DROP_REASONS, LOG_INTERVAL, STATES, FeedClient,
 from quantkit.feed.discovery import ExchangeStatus, describe_exchange, fetch_exchange_status, first_ids_since
 from quantkit.feed.endpoints import MAX_STREAMS, stream_names, stream_url
 from quantkit.feed.gaps import GAP_REASONS, Gap, GapDetector
-from quantkit.feed.messages import EVENT_TYPES, REJECT_REASONS, ControlReply, ServerShutdown, parse_message
+from quantkit.feed.messages import EVENT_TYPES, REJECT_REASONS, ControlReply, Quote, ServerShutdown, parse_message
 from quantkit.feed.rest import (
     BACKFILL_ENDPOINTS,
     BAN_DEFAULT_S,
@@ -69,6 +69,7 @@ __all__ = [
     "LOG_INTERVAL",
     "MAX_PAGE",
     "MAX_STREAMS",
+    "Quote",
     "REJECT_REASONS",
     "REST_WEIGHTS",
     "RandomSource",

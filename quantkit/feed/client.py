@@ -68,7 +68,7 @@ from quantkit.feed.backfill import BackfillOptions, Backfiller, BackfillStats
 from quantkit.feed.backoff import Backoff, RandomSource
 from quantkit.feed.endpoints import stream_url
 from quantkit.feed.gaps import Gap, GapDetector
-from quantkit.feed.messages import REJECT_REASONS, ControlReply, ServerShutdown, parse_message
+from quantkit.feed.messages import REJECT_REASONS, ControlReply, Quote, ServerShutdown, parse_message
 from quantkit.schema import Trade
 
 __all__ = ["DROP_REASONS", "FeedClient", "FeedStats", "LOG_INTERVAL", "STATES"]
@@ -212,7 +212,8 @@ class FeedClient:
         self._log = logger if logger is not None else _LOGGER
         self._clock = clock
         self._symbols = frozenset(config.symbols)
-        self._events = frozenset((config.stream,))
+        self._events = frozenset((config.stream, "bookTicker") if config.quotes else (config.stream,))
+        self._quotes: dict[str, Quote] = {}  # the latest @bookTicker per symbol (FeedConfig.quotes)
         rng = rng if rng is not None else random.Random()
         self._backoff = Backoff(
             config.backoff_initial,
@@ -283,6 +284,11 @@ class FeedClient:
     def config(self) -> FeedConfig:
         """The configuration."""
         return self._config
+
+    @property
+    def quotes(self) -> dict[str, Quote]:
+        """The latest best bid and ask per symbol (``FeedConfig(quotes=True)``; empty otherwise). Any thread."""
+        return dict(self._quotes)
 
     @property
     def stats(self) -> FeedStats:
@@ -637,7 +643,10 @@ class FeedClient:
         if self._log.isEnabledFor(_WARNING):
             self._warn_limited("sink", "sink raised %r", exc)
 
-    def _control(self, msg: ControlReply | ServerShutdown, trigger: asyncio.Event) -> None:
+    def _control(self, msg: ControlReply | ServerShutdown | Quote, trigger: asyncio.Event) -> None:
+        if msg.__class__ is Quote:
+            self._quotes[msg[0]] = msg  # type: ignore[assignment]
+            return
         if msg.__class__ is ServerShutdown:
             self._server_shutdowns += 1
             self._request_rotation(trigger, "serverShutdown")

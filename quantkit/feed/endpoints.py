@@ -12,8 +12,11 @@ MAX_STREAMS: dict[str, int] = {"spot": 1024, "futures": 200}
 
 
 def stream_names(config: FeedConfig) -> tuple[str, ...]:
-    """Lower-case stream names, one per distinct symbol: ``("btcusdt@trade", ...)``."""
-    return tuple(f"{s.lower()}@{config.stream}" for s in dict.fromkeys(config.symbols))
+    """Lower-case stream names, one per distinct symbol: ``("btcusdt@trade", ...)``, then each symbol's
+    ``@bookTicker`` when ``config.quotes``."""
+    symbols = tuple(s.lower() for s in dict.fromkeys(config.symbols))
+    names = tuple(f"{s}@{config.stream}" for s in symbols)
+    return names + tuple(f"{s}@bookTicker" for s in symbols) if config.quotes else names
 
 
 def stream_url(config: FeedConfig) -> str:

@@ -9,7 +9,10 @@ One function, :func:`parse_message`, turns one WebSocket frame into one of:
 * :class:`ControlReply` for a reply to a JSON request: ``{"result": .., "id": ..}``
   or an error ``{"code": .., "msg": ..}`` (told apart by key);
 * :class:`ServerShutdown` for ``{"e": "serverShutdown", "E": ..}``, raw or as
-  ``{"stream": "!serverShutdown", "data": {...}}``.
+  ``{"stream": "!serverShutdown", "data": {...}}``;
+* :class:`Quote` for a ``bookTicker`` event (spot: no ``e``, known by its ``@bookTicker``
+  stream name; USD-M: ``"e": "bookTicker"``) when ``events`` accepts ``"bookTicker"``
+  (``FeedConfig(quotes=True)``); otherwise it is an ``unexpected_event``.
 
 Anything else raises :class:`~quantkit.errors.MessageRejected` whose ``reason`` is
 one of :data:`REJECT_REASONS`:
@@ -24,7 +27,7 @@ reason               meaning
 ``bad_number``       price/qty not a decimal number, NaN or infinite; negative id or time
 ``non_positive``     price or qty <= 0
 ``unknown_symbol``   ``s`` is not one of the subscribed symbols
-``unexpected_event`` an event type we did not subscribe to (depthUpdate, bookTicker, ...)
+``unexpected_event`` an event type we did not subscribe to (depthUpdate, kline, ...)
 ``bad_stream``       the envelope's stream name does not match the payload's symbol/event
 ==================== =====================================================================
 
@@ -47,6 +50,7 @@ __all__ = [
     "EVENT_TYPES",
     "REJECT_REASONS",
     "ControlReply",
+    "Quote",
     "ServerShutdown",
     "parse_message",
 ]
@@ -95,6 +99,34 @@ class ControlReply(NamedTuple):
         return self.code is not None
 
 
+class Quote(NamedTuple):
+    """The best bid and ask of one symbol, from its ``@bookTicker`` stream.
+
+    Attributes:
+        symbol: upper-case exchange symbol.
+        bid: best bid price, quote currency.
+        bid_qty: quantity at the best bid, base currency.
+        ask: best ask price, quote currency.
+        ask_qty: quantity at the best ask, base currency.
+        update_id: the book's update id ``u``.
+        time_ms: event time ``E`` (USD-M), ms since the epoch; ``None`` on spot (no time in the message).
+    """
+
+    symbol: str
+    bid: float
+    bid_qty: float
+    ask: float
+    ask_qty: float
+    update_id: int
+    time_ms: int | None = None
+
+    @property
+    def spread_bps(self) -> float:
+        """Quoted spread ``(ask - bid) / mid`` in basis points."""
+        mid = (self.ask + self.bid) / 2
+        return (self.ask - self.bid) / mid * 1e4 if mid > 0 else _INF
+
+
 class ServerShutdown(NamedTuple):
     """The server announced it will shut down: reconnect now.
 
@@ -110,18 +142,19 @@ def parse_message(
     *,
     symbols: frozenset[str] | None,
     events: frozenset[str] | None = None,
-) -> Trade | ControlReply | ServerShutdown:
+) -> Trade | ControlReply | ServerShutdown | Quote:
     """Parse and validate one WebSocket message.
 
     Args:
         raw: the frame's payload, text or UTF-8 bytes.
         symbols: accepted upper-case symbols; ``None`` accepts any symbol.
-        events: accepted trade event types (subset of ``{"trade", "aggTrade"}``);
-            ``None`` accepts both. The feed client passes only the one it subscribed
+        events: accepted event types: trade kinds (subset of ``{"trade", "aggTrade"}``) and
+            ``"bookTicker"`` (quotes); ``None`` accepts all. The feed client passes only the one it subscribed
             to, so ids of the two kinds never mix.
 
     Returns:
-        A :class:`~quantkit.schema.Trade`, :class:`ControlReply` or :class:`ServerShutdown`.
+        A :class:`~quantkit.schema.Trade`, :class:`ControlReply`, :class:`ServerShutdown`, or a
+        :class:`Quote` (a ``@bookTicker`` event).
 
     Raises:
         MessageRejected: the message is invalid; ``reason`` is one of :data:`REJECT_REASONS`.
@@ -144,7 +177,7 @@ def parse_message(
     e = payload.get("e")
     id_key = EVENT_TYPES.get(e) if e.__class__ is str else None  # type: ignore[arg-type]
     if id_key is None or (events is not None and e not in events):
-        return _not_a_trade(obj, payload, stream, e, events)
+        return _not_a_trade(obj, payload, stream, e, events, symbols)
     try:
         s = payload["s"]
         tid = payload[id_key]
@@ -197,7 +230,12 @@ def _not_a_trade(
     stream: str | None,
     e: object,
     events: frozenset[str] | None,
-) -> ControlReply | ServerShutdown:
+    symbols: frozenset[str] | None = None,
+) -> ControlReply | ServerShutdown | Quote:
+    if (e == "bookTicker" or (e is None and stream is not None and stream.endswith("@bookTicker"))) and (
+        events is None or "bookTicker" in events
+    ):
+        return _quote(payload, symbols)
     if e == "serverShutdown":
         et = payload.get("E")
         if et is not None and et.__class__ is not int:
@@ -222,6 +260,27 @@ def _not_a_trade(
         raise MessageRejected("bad_type", f"'e' must be a string, got {type(e).__name__}")
     allowed = "/".join(sorted(events if events is not None else EVENT_TYPES))
     raise MessageRejected("unexpected_event", f"event {e!r} (accepting {allowed})")
+
+
+def _quote(payload: dict[str, Any], symbols: frozenset[str] | None) -> Quote:
+    """A ``bookTicker`` payload (spot: no ``e`` and no time; USD-M: ``e``, ``E`` and ``T``)."""
+    try:
+        s, u = payload["s"], payload["u"]
+        raw = (payload["b"], payload["B"], payload["a"], payload["A"])
+    except KeyError as exc:
+        raise MessageRejected("missing_field", f"bookTicker event without {exc.args[0]!r}") from None
+    et = payload.get("E")
+    if s.__class__ is not str or u.__class__ is not int or (et is not None and et.__class__ is not int):
+        raise MessageRejected("bad_type", "bookTicker needs a string 's' and integer 'u' and 'E'")
+    try:
+        bid, bid_qty, ask, ask_qty = (float(v) for v in raw)
+    except (TypeError, ValueError):
+        raise MessageRejected("bad_number", f"bookTicker prices/quantities {raw!r}") from None
+    if not (0.0 < bid <= ask < _INF and 0.0 <= bid_qty < _INF and 0.0 <= ask_qty < _INF):
+        raise MessageRejected("bad_number", f"bookTicker bid {raw[0]!r} / ask {raw[2]!r}: expected 0 < bid <= ask")
+    if symbols is not None and s not in symbols:
+        raise MessageRejected("unknown_symbol", f"symbol {s!r} is not subscribed")
+    return Quote(s, bid, bid_qty, ask, ask_qty, u, et)
 
 
 def _bad_field_type(s: object, tid: object, tt: object, et: object, m: object, id_key: str) -> None:

@@ -1,31 +1,30 @@
 """The ingest writer's batches: accepted trades as columns, grouped by symbol without a per-trade loop.
 
-The feed thread hands the writer single :class:`~quantkit.schema.Trade` tuples through a deque (the
-cheapest thread-safe hand-over: one C call per trade). The writer turns each drained run of trades into
-one :data:`~quantkit.schema.TRADE_RECORD` array in a single C loop, splits it by symbol with array
-masks, and keeps each symbol's unwritten trades as :class:`PendingTicks`: the columns the store append
+The feed thread hands the writer each trade's fields as a plain tuple through a deque (the cheapest
+thread-safe hand-over: one C call per trade; see ``Ingestor._sink`` for why not the Trade itself). The writer turns each drained run of trades into
+one :data:`~quantkit.schema.TRADE_RECORD` array in a single C loop, splits it by symbol (factorized
+codes and array masks), and keeps each symbol's unwritten trades as :class:`PendingTicks`: the columns the store append
 takes, the ids and times the writer's counters need, with no Python work per trade after the drain.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
 import numpy as np
+import pandas as pd
 
-from quantkit.schema import TRADE_RECORD, Trade, records_to_frame
-
-if TYPE_CHECKING:
-    import pandas as pd
+from quantkit.schema import TRADE_RECORD, records_to_frame
 
 __all__ = ["PendingTicks", "split_by_symbol"]
 
 
-def split_by_symbol(trades: Sequence[Trade]) -> dict[str, np.ndarray]:
+def split_by_symbol(trades: Sequence[Sequence[object]]) -> dict[str, np.ndarray]:
     """Turn trades into :data:`~quantkit.schema.TRADE_RECORD` arrays, one per symbol, order kept.
 
     Args:
-        trades: trades in arrival order (any symbols).
+        trades: trades in arrival order (any symbols): :class:`~quantkit.schema.Trade` or plain
+            tuples of its fields.
 
     Returns:
         symbol -> its trades as a record array, in the order given; empty when ``trades`` is.
@@ -36,8 +35,9 @@ def split_by_symbol(trades: Sequence[Trade]) -> dict[str, np.ndarray]:
     first = trades[0][0]
     symbols = records["symbol"]
     if trades[-1][0] == first and (symbols == first).all():
-        return {first: records}
-    return {sym: records[symbols == sym] for sym in dict.fromkeys(symbols.tolist())}
+        return {first: records}  # type: ignore[dict-item]
+    codes, names = pd.factorize(symbols)  # one hashing pass in C (object == per symbol costs 2x more)
+    return {name: records[codes == k] for k, name in enumerate(names.tolist())}
 
 
 class PendingTicks:

@@ -44,7 +44,7 @@ _FIELDS = (
     "state", "feed_state", "received", "accepted", "stored", "duplicates", "feed_duplicates", "rejected",
     "rejected_total", "reconnects", "gaps", "gaps_unfilled", "missing_trades", "backfilled", "queue_depth",
     "write_errors", "feed_restarts", "lag_ms_last", "lag_ms_p50", "lag_ms_p99", "last_trade_time",
-    "ticks_per_second", "last_error", "per_symbol", "restart_required", "error", "alarms", "warm_start",
+    "ticks_per_second", "last_error", "per_symbol", "restart_required", "error", "alarms", "warm_start", "quotes",
 )  # fmt: skip  (an allowlist: counters and states only, never a URI or a credential)
 
 

@@ -55,6 +55,10 @@ class IngestStats:
         error: why :attr:`state` is ``"error"`` (one line); ``None`` while running normally. Kept in the
             final stats when the ingest stopped in that state.
         alarms: times the receiving-without-storing alarm was raised.
+        quotes: the latest best bid and ask per stored symbol, when the feed subscribes them
+            (``FeedConfig(quotes=True)``, ``quantkit ingest --quotes``): ``bid``, ``bid_qty``, ``ask``,
+            ``ask_qty``, ``spread_bps`` (quoted spread over the mid, basis points), ``update_id``,
+            ``time_ms`` (``None`` on spot). Not stored: the store holds trades only.
     """
 
     state: str = "stopped"
@@ -85,6 +89,7 @@ class IngestStats:
     restart_required: bool = False
     error: str | None = None
     alarms: int = 0
+    quotes: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def rejected_total(self) -> int:

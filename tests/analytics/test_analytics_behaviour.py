@@ -219,6 +219,39 @@ def test_recompute_guard_bounds_drift():
     assert rm.var == pytest.approx(exact, rel=1e-6)
 
 
+@pytest.mark.parametrize("level", [1e-3, 1.0, 100.0, 60_000.0])
+def test_a_constant_window_after_a_volatile_one_is_constant_in_stream_and_batch(level):
+    """Prices that stop moving: the streaming and batch estimators both see a zero variance.
+
+    At a 60,000 level the sliding update used to leave a rounding residue in the window's m2 (a std
+    of 8e-4 after 40 identical bars) that passed for variance: a z-score of 1e-8 instead of NaN.
+    """
+    rng = np.random.default_rng(1)
+    moving = level * np.exp(np.cumsum(rng.normal(0, 0.01, 300)))
+    y = np.concatenate([moving, np.full(40, level * 1.2345678901)])
+    x = np.concatenate([moving[::-1] * 0.5, np.full(40, level * 0.5)])
+    w = 10
+    rm, rc = qa.RollingMoments(w), qa.RollingCovariance(w)
+    std, z, beta, corr = [], [], [], []
+    for xx, yy in zip(x.tolist(), y.tolist()):
+        rm.update(yy)
+        rc.update(xx, yy)
+        std.append(rm.std)
+        z.append(rm.zscore(yy))
+        beta.append(rc.beta)
+        corr.append(rc.corr)
+    tail = slice(len(y) - (40 - w) - 1, None)  # the bars whose whole window is constant
+    assert np.all(np.array(std[tail]) == 0.0)
+    assert qa.rolling_mean_std(y, w)["std"].to_numpy()[tail].tolist() == std[tail]
+    assert np.isnan(np.array(z[tail])).all() and np.isnan(qa.zscore(y, w).to_numpy()[tail]).all()
+    batch_beta = qa.rolling_ols(y, x, w)["beta"].to_numpy()[tail]
+    assert np.isnan(batch_beta).all() and np.isnan(np.array(beta[tail])).all()  # x constant: no fit
+    assert np.isnan(np.array(corr[tail])).all()
+    # and the window that starts moving again is no longer constant
+    rm.update(level * 1.3)
+    assert rm.std > 0.0
+
+
 # ----------------------------------------------------------------------------------------------- scanner
 
 

@@ -141,8 +141,14 @@ def test_zscore_invariant_to_affine_rescaling(data, window, scale, shift_factor,
     np.testing.assert_allclose(z_neg[valid_n], -z[valid_n], rtol=1e-6, atol=1e-6)
 
 
-def _close_to_batch(stream: np.ndarray, batch: np.ndarray, tol: float = 1e-9) -> None:
-    """Equal NaN patterns and |a-b| <= tol * (|b| + scale of b)."""
+def _close_to_batch(stream: np.ndarray, batch: np.ndarray, tol: float = 1e-9, cond: np.ndarray | float = 1.0) -> None:
+    """Equal NaN patterns and |a-b| <= (tol + 64 eps cond) * (|b| + scale of b).
+
+    ``cond`` is the condition number of each bar's window for the estimate compared: no algorithm
+    computes a variance or a slope more exactly than ~eps times it (mean^2 / variance for a std,
+    (mean_x^2 + var_x) / var_x for an OLS slope), and a near-flat window of prices at 60,000 reaches
+    1e8. Streaming and batch round differently, so the bound grows with it.
+    """
     stream = np.asarray(stream, dtype=float)
     batch = np.asarray(batch, dtype=float)
     assert np.array_equal(np.isnan(stream), np.isnan(batch))
@@ -150,7 +156,17 @@ def _close_to_batch(stream: np.ndarray, batch: np.ndarray, tol: float = 1e-9) ->
     if not m.any():
         return
     scale = np.std(batch[m]) + np.mean(np.abs(batch[m]))
-    np.testing.assert_array_less(np.abs(stream[m] - batch[m]), tol * (np.abs(batch[m]) + scale) + 1e-300)
+    k = np.broadcast_to(np.asarray(cond, dtype=float), batch.shape)[m]
+    allowed = (tol + 64 * np.finfo(float).eps * k) * (np.abs(batch[m]) + scale)
+    np.testing.assert_array_less(np.abs(stream[m] - batch[m]), allowed + 1e-300)
+
+
+def _condition(s: np.ndarray, window: int) -> np.ndarray:
+    """Per bar: (mean^2 + var) / var of the window ending there (inf for a constant window)."""
+    ms = rolling_mean_std(s, window)
+    var = ms["std"].to_numpy() ** 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.nan_to_num((ms["mean"].to_numpy() ** 2 + var) / var, nan=1.0, posinf=np.inf)
 
 
 @SETTINGS
@@ -203,7 +219,8 @@ def test_rolling_estimators_equal_batch(data, window, ddof, recompute):
         alphas.append(rc.alpha)
     ms = rolling_mean_std(y, rm.window, ddof=rm.ddof)
     _close_to_batch(np.array(means), ms["mean"])
-    _close_to_batch(np.array(stds), ms["std"])
+    _close_to_batch(np.array(stds), ms["std"], cond=_condition(y, rm.window))
     roll = rolling_ols(y, x, rc.window)
-    _close_to_batch(np.array(betas), roll["beta"])
-    _close_to_batch(np.array(alphas), roll["alpha"])
+    kx = _condition(x, rc.window)
+    _close_to_batch(np.array(betas), roll["beta"], cond=kx)
+    _close_to_batch(np.array(alphas), roll["alpha"], cond=kx)

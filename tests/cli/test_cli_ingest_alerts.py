@@ -16,11 +16,13 @@ from quantkit.cli import main
 
 
 def test_ingest_writes_a_heartbeat_and_alerts_run_headless(tmp_path: Path, timeout_unit: float, capsys: pytest.CaptureFixture[str]) -> None:
-    """A running `quantkit ingest` keeps ingest_status.json fresh; `quantkit alerts` evaluates the stored pair and exits 0."""
+    """A running `quantkit ingest --quotes` keeps ingest_status.json fresh (with each symbol's best bid/ask);
+    `quantkit alerts` evaluates the stored pair and exits 0."""
     uri = f"lmdb://{tmp_path / 'arctic'}"
     env = dict(os.environ, QUANTKIT_DATA_DIR=str(tmp_path))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "quantkit", "ingest", "--source", "synthetic", "--speed", "20", "--store", uri, "--stats-every", "0"],
+        [sys.executable, "-m", "quantkit", "ingest", "--source", "synthetic", "--speed", "20", "--store", uri, "--stats-every", "0",
+         "--quotes"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     status_file = tmp_path / "ingest_status.json"
@@ -41,6 +43,10 @@ def test_ingest_writes_a_heartbeat_and_alerts_run_headless(tmp_path: Path, timeo
         assert proc.wait(30 * timeout_unit) == 0
     final = json.loads(status_file.read_text())
     assert final["state"] == "stopped" and final["stored"] >= stored
+    quotes = final["quotes"]
+    assert {"SYNAUSDT", "SYNBUSDT"} <= set(quotes), quotes
+    assert all(0 < q["bid"] < q["ask"] and q["spread_bps"] > 0 for q in quotes.values())
+    assert final["rejected_total"] == 0  # the book tickers are quotes, not rejected messages
 
     code = main(["alerts", "--pairs", "SYNAUSDT/SYNBUSDT", "--window", "20", "--duration", str(2 * timeout_unit), "--store", uri])
     assert code == 0

@@ -113,7 +113,8 @@ def live_feed(tmp_path_factory: pytest.TempPathFactory, timeout_unit: float) -> 
     uri = f"lmdb://{data_dir / 'arctic'}"
     store = TickStore(uri)
     exchange = LocalExchange(SyntheticMarket(seed=5, speed=20.0)).start()
-    feed = FeedConfig.for_source("local", [Y, X, C], local_url=exchange.url)
+    # with the best bid/ask subscribed too (as `quantkit up` does): the trades must not change
+    feed = FeedConfig.for_source("local", [Y, X, C], local_url=exchange.url, quotes=True)
     ingestor = Ingestor(feed, store, config=IngestConfig(flush_interval=0.1)).start()
     lf = LiveFeed(uri, store, exchange, ingestor, data_dir)
     try:

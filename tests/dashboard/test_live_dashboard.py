@@ -239,6 +239,28 @@ def test_feed_status_from_the_ingest_heartbeat(live_feed: Any, tmp_path: Path, c
     assert last_ms <= max(int(live_feed.store.tail(s, 1).index[-1].value // 1_000_000) for s in (Y, X))
 
 
+def test_quoted_spread_of_each_leg_from_the_ingests_book_tickers(live_feed: Any, tmp_path: Path, comms: Any,
+                                                                 timeout_unit: float) -> None:
+    """The ingest subscribes @bookTicker beside the trades; the strip shows each leg's bid/ask and quoted spread."""
+    assert _poll(lambda: {Y, X} <= set(live_feed.ingestor.stats.quotes), 20 * timeout_unit)
+    stats = live_feed.ingestor.stats
+    assert "unexpected_event" not in stats.rejected and stats.rejected_total == 0
+    hb = tmp_path / "ingest_status.json"
+    write_status(stats, hb)
+    dash = _dash(live_feed, tmp_path, status_path=hb)
+    _step_until_new_bars(dash, 1, 30 * timeout_unit)
+    html = dash.view.metrics.value
+    for sym in (Y, X):
+        q = stats.quotes[sym]
+        assert 0 < q["bid"] < q["ask"] and q["spread_bps"] == pytest.approx((q["ask"] - q["bid"]) / ((q["ask"] + q["bid"]) / 2) * 1e4)
+        assert f"bid / ask {sym}" in html and f"{q['bid']:.6g} / {q['ask']:.6g}" in html
+    assert f"{stats.quotes[Y]['spread_bps']:.2f} / {stats.quotes[X]['spread_bps']:.2f}" in html
+    # without quotes in the heartbeat (an ingest without --quotes) the cells say n/a
+    write_status({k: v for k, v in stats.to_dict().items() if k != "quotes"}, hb)
+    dash.step()
+    assert "n/a / n/a" in dash.view.metrics.value
+
+
 def test_read_only_view_and_heartbeat_pause(live_feed: Any, tmp_path: Path, comms: Any, timeout_unit: float) -> None:
     """Read-only: view fields only, no export, nothing persisted; a stopped browser heartbeat pauses the publisher."""
     dash = _dash(live_feed, tmp_path, read_only=True, persist_alerts=True, heartbeat_timeout_s=0.3)

@@ -15,6 +15,8 @@ import websockets
 from quantkit.exchange import LocalExchange, SyntheticMarket
 from quantkit.exchange.klines import INTERVALS, kline_open, next_open
 
+from _support.books import build_book
+
 START_MS = 1_723_161_600_000  # 2024-08-09 00:00:00 UTC, a Friday
 DURATION_S = 300.0
 
@@ -124,59 +126,11 @@ def test_tickers_and_avg_price(finished, rest) -> None:
     assert pi["lastFundingRate"] == "0.00010000" and pi["nextFundingTime"] % (8 * 3_600_000) == 0
 
 
-async def _build_book(ex: LocalExchange, market: str, stream: str) -> tuple[dict[str, Any], dict[str, Any], int]:
-    """The standard local-book recipe: buffer the diff stream, take a REST snapshot, apply, compare at rest."""
-    prefix = "/api/v3" if market == "spot" else "/fapi/v1"
-    loop = asyncio.get_running_loop()
-
-    def snapshot() -> dict[str, Any]:
-        import urllib.request
-
-        with urllib.request.urlopen(f"{ex.url}{prefix}/depth?symbol=SYNAUSDT&limit=1000", timeout=10) as r:
-            return json.loads(r.read())
-
-    async with websockets.connect(f"{ex.ws_url}/ws/synausdt@{stream}") as ws:
-        first = json.loads(await ws.recv())
-        snap = await loop.run_in_executor(None, snapshot)
-        book = {side: {p: q for p, q in snap[side]} for side in ("bids", "asks")}
-        last = snap["lastUpdateId"]
-        prev_u: int | None = None
-        applied = 0
-        pending = [first]
-        while True:
-            if pending:
-                event = pending.pop()
-            else:
-                try:
-                    event = json.loads(await asyncio.wait_for(ws.recv(), 3.0))
-                except asyncio.TimeoutError:
-                    break  # the source is done and the book is at rest
-            if event["u"] <= last:
-                continue
-            if prev_u is None:
-                assert event["U"] <= last + 1 <= event["u"]
-            else:
-                assert event["U"] == prev_u + 1
-                if market == "futures":
-                    assert event["pu"] == prev_u
-            prev_u = event["u"]
-            for side, key in (("bids", "b"), ("asks", "a")):
-                for p, q in event[key]:
-                    if float(q) == 0:
-                        book[side].pop(p, None)
-                    else:
-                        book[side][p] = q
-            applied += 1
-        final = await loop.run_in_executor(None, snapshot)
-    assert final["lastUpdateId"] == prev_u
-    return book, {side: {p: q for p, q in final[side]} for side in ("bids", "asks")}, applied
-
-
 @pytest.mark.parametrize(("market", "stream"), [("spot", "depth"), ("spot", "depth@100ms"), ("futures", "depth@500ms")])
 def test_local_book_from_the_diff_stream_equals_the_snapshot(start_exchange, run, market: str, stream: str) -> None:
     """A book built from REST snapshot + @depth diffs (U/u, pu on USD-M) equals the final REST snapshot."""
     ex = start_exchange(SyntheticMarket(seed=4, speed=60.0, duration_s=600, market=market))
-    built, final, applied = run(_build_book(ex, market, stream), 40)
+    built, final, applied = run(build_book(ex, market, stream), 40)
     assert applied >= 3
     assert built == final and len(final["bids"]) == 1000
     assert max(map(float, built["bids"])) < min(map(float, built["asks"]))

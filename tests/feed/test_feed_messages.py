@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from quantkit.errors import MessageRejected
-from quantkit.feed.messages import REJECT_REASONS, ControlReply, ServerShutdown, parse_message
+from quantkit.feed.messages import REJECT_REASONS, ControlReply, Quote, ServerShutdown, parse_message
 from quantkit.schema import Trade
 
 # Verbatim lines from /work/shared/notes/binance_protocol.md
@@ -332,3 +332,43 @@ def test_fuzz_corrupted_real_frame(pos: int, junk: bytes) -> None:
     pos = min(pos, len(raw) - 1)
     raw[pos : pos + len(junk)] = junk
     _check(bytes(raw))
+
+
+SPOT_BOOK_TICKER = ('{"stream":"btcusdt@bookTicker","data":{"u":50093239212,"s":"BTCUSDT","b":"61837.63000000",'
+                    '"B":"3.78826000","a":"61837.64000000","A":"1.54698000"}}')  # verbatim from the spot capture
+USDM_BOOK_TICKER = ('{"stream":"btcusdt@bookTicker","data":{"e":"bookTicker","u":5123107839020,"s":"BTCUSDT",'
+                    '"b":"61800.20","B":"2.507","a":"61800.30","A":"2.510","T":1723161256313,"E":1723161256313}}')
+
+
+def test_book_tickers_are_quotes_when_subscribed() -> None:
+    """@bookTicker (spot: no "e", no time; USD-M: "e", "E") parses into a Quote when "bookTicker" is accepted."""
+    subscribed = frozenset({"trade", "bookTicker"})
+    spot = parse_message(SPOT_BOOK_TICKER, symbols=frozenset({"BTCUSDT"}), events=subscribed)
+    assert spot == Quote("BTCUSDT", 61837.63, 3.78826, 61837.64, 1.54698, 50093239212, None)
+    assert spot.spread_bps == pytest.approx(0.01 / 61837.635 * 1e4)
+    usdm = parse_message(USDM_BOOK_TICKER, symbols=None, events=subscribed)
+    assert isinstance(usdm, Quote) and usdm.time_ms == 1723161256313 and usdm.bid_qty == 2.507
+    for raw in (SPOT_BOOK_TICKER, USDM_BOOK_TICKER):  # not subscribed: another stream, rejected as before
+        with pytest.raises(MessageRejected) as info:
+            parse_message(raw, symbols=frozenset({"BTCUSDT"}), events=frozenset({"trade"}))
+        assert info.value.reason == "unexpected_event"
+
+
+@pytest.mark.parametrize(("reason", "change"), [
+    ("bad_number", {"b": "x"}),
+    ("bad_number", {"b": "2", "a": "1"}),  # crossed
+    ("bad_number", {"B": "-1"}),
+    ("missing_field", {"u": None}),
+    ("bad_type", {"u": "1"}),
+    ("unknown_symbol", {"s": "ETHUSDT"}),
+])
+def test_bad_book_tickers_are_rejected_with_a_reason(reason: str, change: dict) -> None:
+    data = json.loads(SPOT_BOOK_TICKER)
+    for k, v in change.items():
+        if v is None:
+            del data["data"][k]
+        else:
+            data["data"][k] = v
+    with pytest.raises(MessageRejected) as info:
+        parse_message(json.dumps(data), symbols=frozenset({"BTCUSDT"}), events=frozenset({"trade", "bookTicker"}))
+    assert info.value.reason == reason

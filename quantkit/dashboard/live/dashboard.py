@@ -555,14 +555,18 @@ class LiveDashboard:
             part = mon.source.partial(sym)
             live[leg] = float(part[4]) if part is not None else mon.tracker.latest().get(f"{leg}_close", math.nan)
         fast = fast_metrics(mon.tracker, p.window)
+        hb = read_status(self.status_path, clock=self._clock)
+        book = hb.get("quotes", {}) if hb.fresh else {}  # best bid/ask per symbol, when the ingest subscribes them
+        quotes = {leg: book[sym] for leg, sym in (("y", mon.y), ("x", mon.x)) if isinstance(book.get(sym), dict)}
         self.view.set_html("metrics", render_metrics(fast, self._slow, live_prices=live, y=mon.y, x=mon.x,
-                                                     method=p.method, bars=mon.tracker.n, filtered=mon.source.filtered))
+                                                     method=p.method, bars=mon.tracker.n, filtered=mon.source.filtered,
+                                                     quotes=quotes))
         active = {name: st.direction for name in (r.name for r in mon.engine.rules)
                   if (st := mon.engine.state(name)).active}
         self.view.set_html("alerts", render_alerts(list(mon.recent), active))
-        self.view.set_html("status", render_status(self._status_info(now)))
+        self.view.set_html("status", render_status(self._status_info(now, hb)))
 
-    def _status_info(self, now: float) -> dict[str, Any]:
+    def _status_info(self, now: float, hb: Any = None) -> dict[str, Any]:
         mon = self.monitor
         info: dict[str, Any] = {
             "state": self._state,
@@ -573,7 +577,8 @@ class LiveDashboard:
             "last_error": self.last_error,
             "browser_age_s": time.monotonic() - self._last_beat if self._beats else None,
         }
-        hb = read_status(self.status_path, clock=self._clock)
+        if hb is None:
+            hb = read_status(self.status_path, clock=self._clock)
         if hb.fresh:
             info.update(
                 heartbeat=True,

@@ -111,9 +111,24 @@ def _f(v: Any, fmt: str = ".4g") -> str:
     return format(fv, fmt)
 
 
+def _quoted(q: Mapping[str, Any] | None) -> tuple[str, str]:
+    """``("bid / ask", "spread bps")`` of one leg's quote, or n/a."""
+    if not q:
+        return "n/a", "n/a"
+    return f"{_f(q.get('bid'), '.6g')} / {_f(q.get('ask'), '.6g')}", _f(q.get("spread_bps"), ".2f")
+
+
 def render_metrics(fast: Mapping[str, float], slow: Mapping[str, Any], *, live_prices: Mapping[str, float],
-                   y: str, x: str, method: str, bars: int, filtered: int) -> str:
-    """The metrics strip (one HTML table)."""
+                   y: str, x: str, method: str, bars: int, filtered: int,
+                   quotes: Mapping[str, Mapping[str, Any]] | None = None) -> str:
+    """The metrics strip (one HTML table).
+
+    ``quotes``: leg (``"y"``/``"x"``) -> the ingest heartbeat's best bid/ask of that symbol
+    (:attr:`quantkit.ingest.IngestStats.quotes`); the quoted spread of each leg is shown from it
+    (n/a when the ingest does not subscribe quotes).
+    """
+    quotes = quotes or {}
+    (y_ba, y_bps), (x_ba, x_bps) = _quoted(quotes.get("y")), _quoted(quotes.get("x"))
     z = fast.get("z", _NAN)
     zcls = "qk-short" if z == z and z > 0 else "qk-long" if z == z and z < 0 else ""
     cells = [
@@ -130,6 +145,9 @@ def render_metrics(fast: Mapping[str, float], slow: Mapping[str, Any], *, live_p
         (f"VWAP {html.escape(y)}", _f(fast.get("y_vwap"), ".6g")),
         (f"VWAP {html.escape(x)}", _f(fast.get("x_vwap"), ".6g")),
         ("imbalance Y/X", f"{_f(fast.get('y_imbalance'), '+.2f')} / {_f(fast.get('x_imbalance'), '+.2f')}"),
+        (f"bid / ask {html.escape(y)}", y_ba),
+        (f"bid / ask {html.escape(x)}", x_ba),
+        ("quoted spread Y/X (bps)", f"{y_bps} / {x_bps}"),
         ("vol regime Y/X", f"{_f(slow.get('y_regime'))} / {_f(slow.get('x_regime'))}"),
         ("bars", f"{bars:,}" + (f" ({filtered:,} filtered)" if filtered else "")),
     ]
