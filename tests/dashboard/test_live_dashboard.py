@@ -253,8 +253,8 @@ def test_quoted_spread_of_each_leg_from_the_ingests_book_tickers(live_feed: Any,
     for sym in (Y, X):
         q = stats.quotes[sym]
         assert 0 < q["bid"] < q["ask"] and q["spread_bps"] == pytest.approx((q["ask"] - q["bid"]) / ((q["ask"] + q["bid"]) / 2) * 1e4)
-        assert f"bid / ask {sym}" in html and f"{q['bid']:.6g} / {q['ask']:.6g}" in html
-    assert f"{stats.quotes[Y]['spread_bps']:.2f} / {stats.quotes[X]['spread_bps']:.2f}" in html
+        assert f"bid / ask {sym}" in html and f"{q['bid']:.8g} / {q['ask']:.8g}" in html
+    assert f"{stats.quotes[Y]['spread_bps']:.3g} / {stats.quotes[X]['spread_bps']:.3g}" in html
     # without quotes in the heartbeat (an ingest without --quotes) the cells say n/a
     write_status({k: v for k, v in stats.to_dict().items() if k != "quotes"}, hb)
     dash.step()

@@ -115,7 +115,7 @@ def _quoted(q: Mapping[str, Any] | None) -> tuple[str, str]:
     """``("bid / ask", "spread bps")`` of one leg's quote, or n/a."""
     if not q:
         return "n/a", "n/a"
-    return f"{_f(q.get('bid'), '.6g')} / {_f(q.get('ask'), '.6g')}", _f(q.get("spread_bps"), ".2f")
+    return f"{_f(q.get('bid'), '.8g')} / {_f(q.get('ask'), '.8g')}", _f(q.get("spread_bps"), ".3g")
 
 
 def render_metrics(fast: Mapping[str, float], slow: Mapping[str, Any], *, live_prices: Mapping[str, float],
@@ -151,9 +151,14 @@ def render_metrics(fast: Mapping[str, float], slow: Mapping[str, Any], *, live_p
         ("vol regime Y/X", f"{_f(slow.get('y_regime'))} / {_f(slow.get('x_regime'))}"),
         ("bars", f"{bars:,}" + (f" ({filtered:,} filtered)" if filtered else "")),
     ]
-    head = "".join(f"<th>{k}</th>" for k, _ in cells)
-    body = "".join(f"<td>{v}</td>" for _, v in cells)
-    return f"<table class='qk-strip'><tr>{head}</tr><tr>{body}</tr></table>"
+    # two rows of tables (the fit and its tests; then each leg's market), so the strip fits the page
+    split = 10
+    tables = []
+    for part in (cells[:split], cells[split:]):
+        head = "".join(f"<th>{k}</th>" for k, _ in part)
+        body = "".join(f"<td>{v}</td>" for _, v in part)
+        tables.append(f"<table class='qk-strip'><tr>{head}</tr><tr>{body}</tr></table>")
+    return "".join(tables)
 
 
 def ingest_problem(heartbeat: Mapping[str, Any]) -> str | None:
