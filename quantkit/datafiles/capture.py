@@ -71,6 +71,12 @@ def _num_field(d: dict[str, object], key: str) -> float:
     return x
 
 
+def line_json(line: bytes) -> bytes:
+    """The JSON text of a capture line: after the ``<recv_ns> `` prefix, or the whole line without one."""
+    sp = line.find(b" ")
+    return line if line.lstrip().startswith(b"{") or sp < 0 else line[sp + 1 :]
+
+
 def _key_guess(line: bytes) -> str | None:
     m = _SYMBOL_RE.search(line) or _STREAM_RE.search(line)
     if not m:
@@ -128,10 +134,8 @@ def read_capture(path: str | os.PathLike[str]) -> dict[str, ReadResult]:
                 if b'rade"' not in line:  # not @trade / @aggTrade: depth, bookTicker, snapshot, blank
                     skipped += 1
                     continue
-                sp = line.find(b" ")
-                body = line if line.lstrip().startswith(b"{") or sp < 0 else line[sp + 1 :]
                 try:
-                    msg = orjson.loads(body)
+                    msg = orjson.loads(line_json(line))
                 except orjson.JSONDecodeError:
                     _reject(groups, orphans, spath, lineno, "bad_json", _key_guess(line))
                     continue

@@ -4,8 +4,8 @@ The same capture files as :func:`~quantkit.datafiles.read_capture` (``<recv_ns> 
 line): where that reader keeps the trades, this one keeps what a local order book is built from,
 the REST ``depth`` snapshot line (``{"lastUpdateId":..,"bids":[..],"asks":[..]}``, no symbol: it
 belongs to the file's depth stream) and the ``depthUpdate`` events with their sequencing (``U``,
-``u`` and, on USD-M, ``pu``). ``@bookTicker`` lines are counted, not kept: the best bid and ask
-are the book's.
+``u`` and, on USD-M, ``pu``). ``@bookTicker`` lines are skipped: the best bid and ask are the
+book's.
 
 Prices and quantities are floats (the file's decimal strings); a level with quantity 0 leaves the
 book. Malformed lines are counted in :attr:`CapturedBook.rejected`, never raised.
@@ -21,6 +21,7 @@ import numpy as np
 import orjson
 
 from quantkit.datafiles._io import open_binary, stream_damage
+from quantkit.datafiles.capture import line_json
 from quantkit.errors import DataFileError
 
 __all__ = ["CapturedBook", "DepthDiff", "read_capture_book"]
@@ -61,7 +62,6 @@ class CapturedBook:
         bids, asks: the snapshot's levels.
         diffs: ``depthUpdate`` events sorted by ``u``, duplicates dropped.
         rejected: malformed depth or snapshot lines.
-        book_tickers: ``@bookTicker`` lines seen (not kept).
         paths: files read.
     """
 
@@ -72,7 +72,6 @@ class CapturedBook:
     asks: Levels = field(default_factory=lambda: np.empty((0, 2)))
     diffs: list[DepthDiff] = field(default_factory=list)
     rejected: int = 0
-    book_tickers: int = 0
     paths: list[str] = field(default_factory=list)
 
     @property
@@ -90,7 +89,6 @@ class CapturedBook:
         if other.market == "futures":
             self.market = "futures"
         self.rejected += other.rejected
-        self.book_tickers += other.book_tickers
         self.paths.extend(other.paths)
 
 
@@ -121,23 +119,16 @@ def read_capture_book(path: str | os.PathLike[str]) -> dict[str, CapturedBook]:
     books: dict[str, CapturedBook] = {}
     snapshots: list[tuple[int, Levels, Levels]] = []
     bad = 0
-    tickers: dict[str, int] = {}
     lineno = 0
     try:
         with open_binary(spath) as fh:
             for line in fh:
                 lineno += 1
                 depth = b"depthUpdate" in line
-                if not depth and b"lastUpdateId" not in line:
-                    if b"bookTicker" in line:
-                        sym = _stream_symbol(line)
-                        if sym:
-                            tickers[sym] = tickers.get(sym, 0) + 1
+                if not depth and b"lastUpdateId" not in line:  # trades, bookTicker, blank
                     continue
-                sp = line.find(b" ")
-                body = line if line.lstrip().startswith(b"{") or sp < 0 else line[sp + 1 :]
                 try:
-                    msg = orjson.loads(body)
+                    msg = orjson.loads(line_json(line))
                     data = msg.get("data", msg)
                     if depth:
                         sym = str(data["s"]).upper()
@@ -166,17 +157,9 @@ def read_capture_book(path: str | os.PathLike[str]) -> dict[str, CapturedBook]:
             book.snapshot_id, book.bids, book.asks = sid, bids, asks
         else:
             bad += len(snapshots)
-    for sym, book in books.items():
+    for book in books.values():
         book.diffs.sort(key=lambda d: d.last_id)
-        book.book_tickers = tickers.get(sym, 0)
     if books:
         next(iter(books.values())).rejected += bad
     return books
 
-
-def _stream_symbol(line: bytes) -> str | None:
-    i = line.find(b'"stream":"')
-    if i < 0:
-        return None
-    j = line.find(b"@", i + 10)
-    return line[i + 10 : j].decode("ascii", "replace").upper() if j > 0 else None

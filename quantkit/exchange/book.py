@@ -83,7 +83,28 @@ class Extent:
         self.amin, self.amax = min(self.amin, ask), max(self.amax, ask)
 
 
-class TouchBook:
+class _Touch:
+    """What every book serves from its best bid and ask (ticks): :meth:`touch` and :attr:`mid`."""
+
+    tick: float
+    bid: int | None
+    ask: int | None
+
+    def touch(self) -> tuple[int, int] | None:
+        """``(bid, ask)`` in ticks, or ``None`` while a side is unknown (before the first trade, an empty side)."""
+        if self.bid is None or self.ask is None:
+            return None
+        return self.bid, self.ask
+
+    @property
+    def mid(self) -> float | None:
+        """Mid price (``None`` while a side is unknown)."""
+        if self.bid is None or self.ask is None:
+            return None
+        return (self.bid + self.ask) * self.tick / 2
+
+
+class TouchBook(_Touch):
     """The book of one symbol (see the module docstring).
 
     Args:
@@ -139,13 +160,6 @@ class TouchBook:
         asks = self.ask + np.arange(n, dtype="int64")
         return bids, asks
 
-    @property
-    def mid(self) -> float | None:
-        """Mid price (``None`` before the first trade)."""
-        if self.bid is None or self.ask is None:
-            return None
-        return (self.bid + self.ask) * self.tick / 2
-
     def track(self) -> "Extent":
         """Start following the touch for a diff stream (see :class:`Extent`)."""
         ext = Extent(self.touch())
@@ -188,12 +202,6 @@ class TouchBook:
         ext.reset(touch)
         return bp, bq, ap, aq
 
-    def touch(self) -> tuple[int, int] | None:
-        """``(bid, ask)`` in ticks, or ``None`` before the first trade."""
-        if self.bid is None or self.ask is None:
-            return None
-        return self.bid, self.ask
-
 
 class Changes:
     """The price levels (in ticks) a :class:`RecordedBook` changed since a diff stream's last event."""
@@ -205,7 +213,7 @@ class Changes:
         self.asks: set[int] = set()
 
 
-class RecordedBook:
+class RecordedBook(_Touch):
     """A replayed capture's own order book, with :class:`TouchBook`'s interface (sans-I/O).
 
     Built from the recording's REST snapshot and advanced through its ``depthUpdate`` events
@@ -226,15 +234,13 @@ class RecordedBook:
     def __init__(self, spec: SymbolSpec, recording: "CapturedBook", t0_ms: int, period_ms: int = 0) -> None:
         if recording.snapshot_id is None:
             raise ValueError(f"{recording.symbol}: the recording has no depth snapshot")
-        self.spec = spec
         self.tick = spec.tick
-        self.step = spec.step
-        self.levels = max(len(recording.bids), len(recording.asks), 1)
         sid = recording.snapshot_id
         self._diffs = [d for d in recording.diffs if d.last_id > sid]
         self._times = [d.event_time for d in self._diffs]
         # every diff's levels as (ticks, quantities) lists, converted once: the replay then only walks lists
         self._levels = [(self._pairs(d.bids), self._pairs(d.asks)) for d in self._diffs]
+        self._snapshot = (self._pairs(recording.bids), self._pairs(recording.asks))  # every pass starts here
         self._rec = recording
         self._t0 = int(t0_ms)
         self._period = int(period_ms)
@@ -264,8 +270,9 @@ class RecordedBook:
         """Begin pass ``k`` at the snapshot; every level of the old and the new book counts as changed."""
         rec = self._rec
         old_b, old_a = set(self._bids), set(self._asks)
-        self._bids = {t: q for t, q in zip(self._ticks(rec.bids[:, 0]), rec.bids[:, 1].tolist()) if q > 0}
-        self._asks = {t: q for t, q in zip(self._ticks(rec.asks[:, 0]), rec.asks[:, 1].tolist()) if q > 0}
+        bids, asks = self._snapshot
+        self._bids = {t: q for t, q in bids if q > 0}
+        self._asks = {t: q for t, q in asks if q > 0}
         for ext in self._extents:
             ext.bids |= old_b | set(self._bids)
             ext.asks |= old_a | set(self._asks)
@@ -315,7 +322,6 @@ class RecordedBook:
         n = bisect.bisect_right(self._times, rt)
         if n <= self._i:
             return False
-        bid, ask = self.bid, self.ask
         for j in range(self._i, n):
             d = self._diffs[j]
             if d.prev_id is not None:
@@ -348,19 +354,6 @@ class RecordedBook:
         na = len(self._asks) if limit is None else min(limit, len(self._asks))
         return (np.array(heapq.nlargest(nb, self._bids), dtype="int64"),
                 np.array(heapq.nsmallest(na, self._asks), dtype="int64"))
-
-    @property
-    def mid(self) -> float | None:
-        """Mid price (``None`` while a side is empty)."""
-        if self.bid is None or self.ask is None:
-            return None
-        return (self.bid + self.ask) * self.tick / 2
-
-    def touch(self) -> tuple[int, int] | None:
-        """``(bid, ask)`` in ticks, or ``None`` while a side is empty."""
-        if self.bid is None or self.ask is None:
-            return None
-        return self.bid, self.ask
 
     def track(self) -> Changes:
         """Start collecting changed levels for a diff stream."""

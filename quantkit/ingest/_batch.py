@@ -1,10 +1,11 @@
 """The ingest writer's batches: accepted trades as columns, grouped by symbol without a per-trade loop.
 
 The feed thread hands the writer each trade's fields as a plain tuple through a deque (the cheapest
-thread-safe hand-over: one C call per trade; see ``Ingestor._sink`` for why not the Trade itself). The writer turns each drained run of trades into
-one :data:`~quantkit.schema.TRADE_RECORD` array in a single C loop, splits it by symbol (factorized
-codes and array masks), and keeps each symbol's unwritten trades as :class:`PendingTicks`: the columns the store append
-takes, the ids and times the writer's counters need, with no Python work per trade after the drain.
+thread-safe hand-over: one C call per trade; ``Ingestor._sink`` says why not the Trade itself). The
+writer turns each drained run of trades into one :data:`~quantkit.schema.TRADE_RECORD` array in a
+single C loop, splits it by symbol (factorized codes and array masks), and keeps each symbol's
+unwritten trades as :class:`PendingTicks`: the columns the store append takes, the ids and times
+the writer's counters need, with no Python work per trade after the drain.
 """
 
 from __future__ import annotations

@@ -424,17 +424,16 @@ class Ingestor:
         reconnects = self._feed_base["reconnects"]
         backfilled = self._feed_base["backfilled"]
         states = []  # per feed; the ingest's feed is "connected" only when every feed is
-        quotes: dict[str, dict[str, float | int | None]] = {}
+        quotes: dict[str, dict[str, Any]] = {}
         for lane in self._lanes:
             client = lane.client
             if client is None:
                 states.append("stopped")
                 continue
             for sym, q in client.quotes.items():
-                quotes[lane.names.get(sym, sym)] = {
-                    "bid": q.bid, "bid_qty": q.bid_qty, "ask": q.ask, "ask_qty": q.ask_qty,
-                    "spread_bps": q.spread_bps, "update_id": q.update_id, "time_ms": q.time_ms,
-                }
+                fields = q._asdict()
+                del fields["symbol"]  # the key, under its stored name
+                quotes[lane.names.get(sym, sym)] = {**fields, "spread_bps": q.spread_bps}
             fs = client.stats
             rejected.update(fs.rejected)
             received += fs.received

@@ -48,7 +48,7 @@ from quantkit.dashboard.live.metrics import (
     slow_metrics,
 )
 from quantkit.dashboard.live.params import VIEW_FIELDS, LiveParams, ParameterError
-from quantkit.ingest.heartbeat import default_status_path, read_status
+from quantkit.ingest.heartbeat import FeedStatus, default_status_path, read_status
 from quantkit.errors import DashboardError
 
 if TYPE_CHECKING:
@@ -566,7 +566,7 @@ class LiveDashboard:
         self.view.set_html("alerts", render_alerts(list(mon.recent), active))
         self.view.set_html("status", render_status(self._status_info(now, hb)))
 
-    def _status_info(self, now: float, hb: Any = None) -> dict[str, Any]:
+    def _status_info(self, now: float, hb: FeedStatus | None = None) -> dict[str, Any]:
         mon = self.monitor
         info: dict[str, Any] = {
             "state": self._state,

@@ -121,7 +121,7 @@ def _quoted(q: Mapping[str, Any] | None) -> tuple[str, str]:
 def render_metrics(fast: Mapping[str, float], slow: Mapping[str, Any], *, live_prices: Mapping[str, float],
                    y: str, x: str, method: str, bars: int, filtered: int,
                    quotes: Mapping[str, Mapping[str, Any]] | None = None) -> str:
-    """The metrics strip (one HTML table).
+    """The metrics strip: two HTML tables, the fit and its tests above, each leg's market below.
 
     ``quotes``: leg (``"y"``/``"x"``) -> the ingest heartbeat's best bid/ask of that symbol
     (:attr:`quantkit.ingest.IngestStats.quotes`); the quoted spread of each leg is shown from it
@@ -151,8 +151,7 @@ def render_metrics(fast: Mapping[str, float], slow: Mapping[str, Any], *, live_p
         ("vol regime Y/X", f"{_f(slow.get('y_regime'))} / {_f(slow.get('x_regime'))}"),
         ("bars", f"{bars:,}" + (f" ({filtered:,} filtered)" if filtered else "")),
     ]
-    # two rows of tables (the fit and its tests; then each leg's market), so the strip fits the page
-    split = 10
+    split = 10  # two rows, so the strip fits the page
     tables = []
     for part in (cells[:split], cells[split:]):
         head = "".join(f"<th>{k}</th>" for k, _ in part)
