@@ -33,13 +33,10 @@ represents every price / quantity).
 from __future__ import annotations
 
 import asyncio
-import gzip
-import io
 import logging
 import os
 import re
 import time
-import zipfile
 from pathlib import Path
 from typing import AsyncIterator, Iterator, Mapping, Sequence
 
@@ -47,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 from quantkit.datafiles import CapturedBook, ReadResult, read_capture, read_capture_book, read_trades_csv, sniff
+from quantkit.datafiles._io import open_binary
 from quantkit.errors import DataFileError, SourceError
 from quantkit.exchange._columns import TradeColumns
 from quantkit.exchange._pacing import Clock, Pacer, Sleep, check_speed
@@ -89,17 +87,8 @@ def _expand(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) ->
 
 
 def _head_lines(path: Path, limit: int) -> Iterator[bytes]:
-    """The first ``limit`` lines of a plain, gzip or zip file (bytes, without decoding)."""
-    with open(path, "rb") as fh:
-        magic = fh.read(4)
-    if magic[:2] == b"\x1f\x8b":
-        stream: io.BufferedIOBase = gzip.open(path, "rb")  # type: ignore[assignment]
-    elif magic == b"PK\x03\x04":
-        zf = zipfile.ZipFile(path)
-        stream = zf.open(zf.namelist()[0])  # type: ignore[assignment]
-    else:
-        stream = open(path, "rb")
-    with stream:
+    """The first ``limit`` lines of a plain, gzip or zip file (bytes); a damaged file's up to where it broke."""
+    with open_binary(path) as stream:
         for i, line in enumerate(stream):
             if i >= limit:
                 return

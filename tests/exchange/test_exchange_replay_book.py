@@ -124,3 +124,14 @@ def test_a_looped_replay_restarts_the_book_with_update_ids_that_keep_increasing(
     assert len(bp) >= 1000 and len(ap) >= 1000  # every level of the old and the new book
     book.advance(int(t.max()) + period)
     assert book.touch() == end_touch and book.update_id == end_id + shift
+
+
+def test_a_capture_cut_anywhere_replays_its_readable_part(shared_data: Path, tmp_path: Path) -> None:
+    """A gzip capture cut short replays the trades and the book read before the cut (it used to raise EOFError)."""
+    cut = tmp_path / "spot_btcusdt_20240808.gz"
+    cut.write_bytes((shared_data / RAW / "spot_btcusdt_20240808.gz").read_bytes()[:300_000])
+    source = ReplaySource(cut, speed=60.0)
+    assert 0 < source.trade_count < 9_757
+    book = source.books["BTCUSDT"]
+    book.advance(int(source.frames["BTCUSDT"].index.asi8[-1] // 1_000_000))
+    assert book.touch() is not None and book.sequence_breaks == 0
