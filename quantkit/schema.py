@@ -41,6 +41,8 @@ __all__ = [
     "TICK_COLUMNS",
     "TICK_DTYPES",
     "TRADE_IDENTITY",
+    "MAX_TIME_MS",
+    "MAX_TRADE_ID",
     "TRADE_RECORD",
     "Trade",
     "empty_bars",
@@ -87,6 +89,11 @@ TICK_DTYPES: dict[str, str] = {
     "quote_qty": "float64",
     "is_buyer_maker": "bool",
 }
+
+#: Largest trade id kept: the store's ``trade_id`` column is int64.
+MAX_TRADE_ID = 2**63 - 1
+#: Largest trade time kept, ms since the epoch (2262-04-11): the store's index is int64 nanoseconds.
+MAX_TIME_MS = (2**63 - 1) // 1_000_000
 
 #: :class:`Trade` as a numpy structured dtype (same fields, same order): ``np.array(trades, dtype=TRADE_RECORD)``
 #: turns a list of trades into columns in one C loop (the ingest's writer and :func:`trades_to_frame` use it).

@@ -24,12 +24,23 @@ reason               meaning
 ``not_an_object``    JSON, but not an object (or the envelope's ``data`` is not an object)
 ``missing_field``    a required key is absent
 ``bad_type``         a key has the wrong JSON type (e.g. ``"t": "12"``, ``"m": 1``)
-``bad_number``       price/qty not a decimal number, NaN or infinite; negative id or time
+``bad_number``       price/qty not a decimal number, NaN or infinite; an id or time out of range
+                     (negative; an id above 2**63-1; a time past 2262, which int64 ns cannot hold)
 ``non_positive``     price or qty <= 0
 ``unknown_symbol``   ``s`` is not one of the subscribed symbols
 ``unexpected_event`` an event type we did not subscribe to (depthUpdate, kline, ...)
 ``bad_stream``       the envelope's stream name does not match the payload's symbol/event
 ==================== =====================================================================
+
+Two decoders, one verdict. A trade frame as Binance sends it (UTF-8 bytes, all ASCII, the
+combined envelope's ``"stream"`` key first or a raw event) is decoded by msgspec straight into typed
+structs (the JSON types of ``s``, the id, ``p``, ``q``, ``T``, ``E`` and ``m`` checked in C, no dict
+built): 1.0 us per frame where the general path takes 2.4 us. The fast path only ever *accepts*:
+a frame it cannot decode, or one that fails any check below, goes to the general path (orjson and
+the checks one by one), which alone decides every rejection and its reason. So the reasons are
+those of the general path whatever the input; the one difference is that the fast path does not
+look inside fields quantkit does not read (``"M"``, ``"X"``, ``"f"``...): an out-of-range number
+there (``1e400``) does not make a trade ``malformed_json``.
 
 Nothing here does I/O or logging: the client counts rejections by reason.
 ``quote_qty`` is always ``price * qty``: Binance trade events carry no quote
@@ -39,12 +50,13 @@ quantity. Futures trades are accepted whatever their ``X`` (``MARKET``,
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
+import msgspec
 import orjson
 
 from quantkit.errors import MessageRejected
-from quantkit.schema import Trade
+from quantkit.schema import MAX_TIME_MS, MAX_TRADE_ID, Trade
 
 __all__ = [
     "EVENT_TYPES",
@@ -76,6 +88,39 @@ _loads = orjson.loads
 # Trade(...) runs NamedTuple's Python-level __new__; tuple.__new__ builds the same object 4x faster.
 _new_tuple = tuple.__new__
 _JSONDecodeError = orjson.JSONDecodeError
+
+
+# --- the fast path's typed decoders (see the module docstring) ------------------------------------
+class _Event(msgspec.Struct, tag_field="e", gc=False):
+    """The fields of a trade event the parser reads (the id, named by kind, is in the subclasses)."""
+
+    E: int
+    s: str
+    p: str
+    q: str
+    T: int
+    m: bool
+
+
+class _TradeEvent(_Event, tag="trade"):
+    kind: ClassVar[str] = "trade"
+    id: int = msgspec.field(name="t")
+
+
+class _AggTradeEvent(_Event, tag="aggTrade"):
+    kind: ClassVar[str] = "aggTrade"
+    id: int = msgspec.field(name="a")
+
+
+class _Combined(msgspec.Struct, gc=False):
+    stream: str
+    data: _TradeEvent | _AggTradeEvent
+
+
+_decode_combined = msgspec.json.Decoder(_Combined).decode
+_decode_event = msgspec.json.Decoder(_TradeEvent | _AggTradeEvent).decode
+_DecodeError = msgspec.DecodeError  # ValidationError is one
+_COMBINED = b'{"stream":'
 
 
 class ControlReply(NamedTuple):
@@ -159,6 +204,35 @@ def parse_message(
     Raises:
         MessageRejected: the message is invalid; ``reason`` is one of :data:`REJECT_REASONS`.
     """
+    if raw.__class__ is bytes and raw.isascii():  # type: ignore[union-attr]
+        try:
+            if raw.startswith(_COMBINED):  # type: ignore[arg-type]
+                env = _decode_combined(raw)
+                d, stream = env.data, env.stream
+            else:
+                d, stream = _decode_event(raw), None
+            price = float(d.p)
+            qty = float(d.q)
+        except (_DecodeError, ValueError, RecursionError):
+            pass  # the general path says why
+        else:
+            s, tid, tt, et, e = d.s, d.id, d.T, d.E, d.kind
+            if (
+                0.0 < price < _INF
+                and 0.0 < qty < _INF
+                and not (tid >> 63 or tt >> 43 or et >> 43)
+                and (symbols is None or s in symbols)
+                and (events is None or e in events)
+                and (stream is None or stream == f"{s.lower()}@{e}")
+            ):
+                return _new_tuple(Trade, (s, tid, price, qty, price * qty, tt, et, d.m))  # type: ignore[no-any-return]
+    return _parse_general(raw, symbols, events)
+
+
+def _parse_general(
+    raw: str | bytes, symbols: frozenset[str] | None, events: frozenset[str] | None
+) -> Trade | ControlReply | ServerShutdown | Quote:
+    """Every message, every check in turn: decides each rejection and its reason (see :func:`parse_message`)."""
     try:
         obj = _loads(raw)
     except (_JSONDecodeError, TypeError) as exc:
@@ -203,8 +277,8 @@ def parse_message(
         _bad_decimal(p, q)
     if p.__class__ is bool or q.__class__ is bool or not (0.0 < price < _INF and 0.0 < qty < _INF):
         _bad_value(p, q, price, qty)
-    if tid < 0 or tt < 0 or et < 0:
-        raise MessageRejected("bad_number", f"negative id or time in {e} event: {id_key}={tid} T={tt} E={et}")
+    if tid >> 63 or tt >> 43 or et >> 43:  # negative, or above 2**63 / 2**43 ms (2248): checked exactly there
+        _check_range(e, id_key, tid, tt, et)
     if symbols is not None and s not in symbols:
         raise MessageRejected("unknown_symbol", f"symbol {s!r} is not subscribed")
     if stream is not None and stream != f"{s.lower()}@{e}":
@@ -294,6 +368,11 @@ def _bad_field_type(s: object, tid: object, tt: object, et: object, m: object, i
         if value.__class__ is not want:
             raise MessageRejected("bad_type", f"{key!r} must be {want.__name__}, got {type(value).__name__}")
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _check_range(e: str, id_key: str, tid: int, tt: int, et: int) -> None:
+    if not (0 <= tid <= MAX_TRADE_ID and 0 <= tt <= MAX_TIME_MS and 0 <= et <= MAX_TIME_MS):
+        raise MessageRejected("bad_number", f"id or time out of range in {e} event: {id_key}={tid} T={tt} E={et}")
 
 
 def _bad_decimal(p: object, q: object) -> None:

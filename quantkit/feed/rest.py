@@ -31,7 +31,7 @@ from typing import Any, Callable
 import orjson
 
 from quantkit.errors import FeedError
-from quantkit.schema import Trade
+from quantkit.schema import MAX_TIME_MS, MAX_TRADE_ID, Trade
 
 __all__ = [
     "BACKFILL_ENDPOINTS",
@@ -150,8 +150,8 @@ def parse_page(body: bytes, symbol: str, stream: str) -> list[Trade]:
         qty = _decimal(q, keys[2], n)
         if tid.__class__ is not int or tt.__class__ is not int or m.__class__ is not bool:
             raise RestError("bad_body", f"row {n}: {keys[0]!r}/{keys[3]!r} must be integers and {keys[4]!r} a bool")
-        if tid < 0 or tt < 0:
-            raise RestError("bad_body", f"row {n}: negative id or time")
+        if not (0 <= tid <= MAX_TRADE_ID and 0 <= tt <= MAX_TIME_MS):
+            raise RestError("bad_body", f"row {n}: id {tid} or time {tt} out of range")
         if tid <= last:
             raise RestError("bad_body", f"row {n}: id {tid} does not increase (previous {last})")
         last = tid

@@ -8,13 +8,17 @@ import math
 from pathlib import Path
 
 import orjson
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from quantkit.errors import MessageRejected
 from quantkit.feed.messages import REJECT_REASONS, ControlReply, Quote, ServerShutdown, parse_message
-from quantkit.schema import Trade
+from quantkit.schema import MAX_TIME_MS, MAX_TRADE_ID, Trade
+
+from _support.frames import RAW_DIR, REJECTIONS, T
+from _support.frames import with_changes as _with
 
 # Verbatim lines from /work/shared/notes/binance_protocol.md
 SPOT_TRADE_COMBINED = (
@@ -36,7 +40,6 @@ FUT_AGG_DOC = (
 )
 ALL = None  # accept any symbol
 
-RAW_DIR = "binance_ws_capture_2024-08-08_hftbacktest/raw"
 
 
 def test_spot_trade_combined_verbatim() -> None:
@@ -166,75 +169,6 @@ def test_server_shutdown_raw_and_combined(raw: str, event_time: int | None) -> N
     assert parse_message(raw, symbols=frozenset({"BTCUSDT"})) == ServerShutdown(event_time)
 
 
-T = '{"e":"trade","E":2,"s":"BTCUSDT","t":1,"p":"1.5","q":"2","T":1,"m":true,"M":true}'
-
-
-def _with(**changes: object) -> str:
-    d = orjson.loads(T)
-    for k, v in changes.items():
-        if v is _DROP:
-            del d[k]
-        else:
-            d[k] = v
-    return orjson.dumps(d).decode()
-
-
-_DROP = object()
-
-REJECTIONS = [
-    ("malformed_json", "{not json"),
-    ("malformed_json", b"\xff\xfe{}"),
-    ("malformed_json", ""),
-    ("malformed_json", '{"p": NaN}'),
-    ("not_an_object", "[1,2,3]"),
-    ("not_an_object", '"trade"'),
-    ("not_an_object", "42"),
-    ("not_an_object", '{"stream":"btcusdt@trade","data":[1]}'),
-    ("missing_field", _with(s=_DROP)),
-    ("missing_field", _with(t=_DROP)),
-    ("missing_field", _with(p=_DROP)),
-    ("missing_field", _with(q=_DROP)),
-    ("missing_field", _with(T=_DROP)),
-    ("missing_field", _with(E=_DROP)),
-    ("missing_field", _with(m=_DROP)),
-    ("missing_field", '{"lastUpdateId":1,"bids":[],"asks":[]}'),
-    ("missing_field", '{"data":{"e":"trade"}}'),
-    ("missing_field", '{"stream":"btcusdt@trade","data":{"s":"BTCUSDT"}}'),
-    ("bad_type", _with(t="1")),
-    ("bad_type", _with(t=1.0)),
-    ("bad_type", _with(T="1")),
-    ("bad_type", _with(E=None)),
-    ("bad_type", _with(m=1)),
-    ("bad_type", _with(s=5)),
-    ("bad_type", _with(p=True)),
-    ("bad_type", _with(q=[1])),
-    ("bad_type", _with(p=None)),
-    ("bad_type", _with(e=7)),
-    ("bad_type", '{"stream":5,"data":{}}'),
-    ("bad_type", '{"code":"x","msg":"m"}'),
-    ("bad_type", '{"e":"serverShutdown","E":"soon"}'),
-    ("bad_number", _with(p="abc")),
-    ("bad_number", _with(q="")),
-    ("bad_number", _with(p="NaN")),
-    ("bad_number", _with(p="nan")),
-    ("bad_number", _with(q="inf")),
-    ("bad_number", _with(p="-Infinity")),
-    ("bad_number", _with(p="1e400")),
-    ("bad_number", _with(t=-1)),
-    ("bad_number", _with(T=-5)),
-    ("non_positive", _with(p="0")),
-    ("non_positive", _with(p="0.00000000")),
-    ("non_positive", _with(q="-1")),
-    ("non_positive", _with(p=-2)),
-    ("unknown_symbol", _with(s="DOGEUSDT")),
-    ("unexpected_event", _with(e="depthUpdate")),
-    ("unexpected_event", _with(e="aggTrade", a=1)),  # only @trade is accepted here
-    ("unexpected_event", '{"stream":"btcusdt@bookTicker","data":{"u":1,"s":"BTCUSDT","b":"1","B":"1","a":"2","A":"1"}}'),
-    ("unexpected_event", _with(e="blockTrade")),
-    ("bad_stream", '{"stream":"ethusdt@trade","data":' + T + "}"),
-    ("bad_stream", '{"stream":"btcusdt@aggTrade","data":' + T + "}"),
-    ("bad_stream", '{"stream":"BTCUSDT@trade","data":' + T + "}"),
-]
 
 
 @pytest.mark.parametrize(("reason", "raw"), REJECTIONS)
@@ -255,6 +189,19 @@ def test_valid_base_message_of_rejection_table() -> None:
     """The message the rejection table mutates is itself valid (so each mutation is what fails)."""
     assert isinstance(parse_message(T, symbols=frozenset({"BTCUSDT"}), events=frozenset({"trade"})), Trade)
     assert isinstance(parse_message('{"stream":"btcusdt@trade","data":' + T + "}", symbols=frozenset({"BTCUSDT"})), Trade)
+
+
+def test_largest_id_and_time_the_store_holds_are_accepted() -> None:
+    """The range check's edges: id 2**63-1 and a time in 2262 (the last int64 ns ms) are trades; one more is not."""
+    t = parse_message(_with(t=MAX_TRADE_ID, T=MAX_TIME_MS, E=MAX_TIME_MS), symbols=None)
+    assert isinstance(t, Trade) and t.trade_id == 2**63 - 1 and t.trade_time == MAX_TIME_MS
+    assert pd.Timestamp(MAX_TIME_MS, unit="ms") < pd.Timestamp.max  # the index can hold it
+    t = parse_message(_with(T=2**43, E=2**43 + 1), symbols=None)  # past the fast pre-check's bound, still valid
+    assert isinstance(t, Trade) and t.event_time == 2**43 + 1
+    for change in ({"t": MAX_TRADE_ID + 1}, {"T": MAX_TIME_MS + 1}, {"E": MAX_TIME_MS + 1}):
+        with pytest.raises(MessageRejected) as info:
+            parse_message(_with(**change), symbols=None)
+        assert info.value.reason == "bad_number"
 
 
 def test_symbols_none_accepts_any_symbol() -> None:

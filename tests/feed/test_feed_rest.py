@@ -69,6 +69,8 @@ def test_parse_pages_of_both_endpoints() -> None:
         (b'[{"id":1,"price":"NaN","qty":"1","time":1,"isBuyerMaker":true}]', "bad_body"),
         (b'[{"id":1,"price":"0","qty":"1","time":1,"isBuyerMaker":true}]', "bad_body"),
         (b'[{"id":1,"price":"1","qty":"1","time":-5,"isBuyerMaker":true}]', "bad_body"),
+        (b'[{"id":9223372036854775808,"price":"1","qty":"1","time":1,"isBuyerMaker":true}]', "bad_body"),
+        (b'[{"id":1,"price":"1","qty":"1","time":9223372036855,"isBuyerMaker":true}]', "bad_body"),
         (b'[{"id":2,"price":"1","qty":"1","time":1,"isBuyerMaker":true},'
          b'{"id":2,"price":"1","qty":"1","time":1,"isBuyerMaker":true}]', "bad_body"),
     ],
