@@ -31,6 +31,8 @@ reason) as attributes and build a readable message from them.
 
 from __future__ import annotations
 
+from typing import Callable
+
 __all__ = [
     "AnalyticsError",
     "BacktestError",
@@ -129,17 +131,29 @@ class SymbolNotFoundError(StoreError, KeyError):
 
     Attributes:
         symbol: the missing symbol.
-        available: the symbols that are there (may be truncated).
+        available: the symbols that are there (may be truncated), listed when first asked for: the
+            message shows them, but a caller that only catches the error (a reader polling for a
+            symbol not written yet) does not pay for the listing (ArcticDB's first symbol listing
+            in a process can take a second).
     """
 
-    def __init__(self, symbol: str, available: list[str] | None = None) -> None:
+    def __init__(self, symbol: str, available: list[str] | Callable[[], list[str]] | None = None) -> None:
         self.symbol = symbol
-        self.available = list(available or [])
-        shown = ", ".join(self.available[:20]) or "none"
-        super().__init__(f"symbol {symbol!r} is not in the store (available: {shown})")
+        self._available = available
+        super().__init__(f"symbol {symbol!r} is not in the store")
+
+    @property
+    def available(self) -> list[str]:
+        if callable(self._available):
+            try:
+                self._available = list(self._available())
+            except Exception:  # noqa: BLE001 - only the hint is lost
+                self._available = []
+        return list(self._available or [])
 
     def __str__(self) -> str:  # KeyError would repr() the message
-        return str(self.args[0])
+        shown = ", ".join(self.available[:20]) or "none"
+        return f"{self.args[0]} (available: {shown})"
 
 
 class StoreNotFoundError(StoreError):

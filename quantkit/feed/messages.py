@@ -370,7 +370,7 @@ def _bad_field_type(s: object, tid: object, tt: object, et: object, m: object, i
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _check_range(e: str, id_key: str, tid: int, tt: int, et: int) -> None:
+def _check_range(e: object, id_key: str, tid: int, tt: int, et: int) -> None:
     if not (0 <= tid <= MAX_TRADE_ID and 0 <= tt <= MAX_TIME_MS and 0 <= et <= MAX_TIME_MS):
         raise MessageRejected("bad_number", f"id or time out of range in {e} event: {id_key}={tid} T={tt} E={et}")
 

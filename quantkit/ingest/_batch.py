@@ -12,7 +12,7 @@ per trade after the hand-over.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -22,12 +22,13 @@ from quantkit.schema import TRADE_RECORD, records_to_frame
 __all__ = ["FIELDS", "TRADE_COLUMNS", "PendingTicks", "last_ids", "split_fields"]
 
 #: Fields per trade in the flat hand-over list (those of :class:`~quantkit.schema.Trade`, in its order).
-FIELDS = len(TRADE_RECORD.names)
+_NAMES: tuple[str, ...] = TRADE_RECORD.names or ()
+FIELDS = len(_NAMES)
 #: :data:`~quantkit.schema.TRADE_RECORD` without its symbol (the key a symbol's trades are kept under):
 #: all numbers, so an array of it is allocated without touching each row (an object field is filled
 #: with ``None`` row by row: 0.27 us per trade, most of the writer's column work).
-TRADE_COLUMNS = np.dtype([(name, TRADE_RECORD[name]) for name in TRADE_RECORD.names[1:]])
-_COLUMNS = tuple(enumerate(TRADE_RECORD.names))[1:]  # (offset in a trade, name) of every column
+TRADE_COLUMNS = np.dtype([(name, TRADE_RECORD[name]) for name in _NAMES[1:]])
+_COLUMNS = tuple(enumerate(_NAMES))[1:]  # (offset in a trade, name) of every column
 
 
 def split_fields(fields: Sequence[object]) -> dict[str, np.ndarray]:
@@ -62,9 +63,11 @@ def split_fields(fields: Sequence[object]) -> dict[str, np.ndarray]:
 def last_ids(fields: Sequence[object]) -> dict[str, int]:
     """Highest trade id per symbol in a flat run of trades' fields (see :func:`split_fields`)."""
     top: dict[str, int] = {}
+    symbol: Any
+    trade_id: Any
     for symbol, trade_id in zip(fields[0::FIELDS], fields[1::FIELDS]):
-        if trade_id > top.get(symbol, -1):  # type: ignore[operator]
-            top[symbol] = trade_id  # type: ignore[index,assignment]
+        if trade_id > top.get(symbol, -1):
+            top[symbol] = trade_id
     return top
 
 

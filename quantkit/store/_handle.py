@@ -124,7 +124,7 @@ class StoreHandle:
                 return fn()
             except (KeyNotFoundException, NoDataFoundException) as exc:
                 if symbol and isinstance(exc, NoSuchVersionException) and not self.lib.has_symbol(asym):
-                    raise SymbolNotFoundError(symbol, self.user_symbols()) from None
+                    raise SymbolNotFoundError(symbol, self.user_symbols) from None
                 if attempt == READ_RETRIES - 1:
                     raise StoreError(f"{asym}: read failed after {READ_RETRIES} attempts: {exc}") from exc
                 time.sleep(delay)

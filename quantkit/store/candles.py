@@ -151,7 +151,7 @@ class Candles:
         intervals = self.intervals(sym)
         if interval is None:
             if not intervals:
-                raise SymbolNotFoundError(sym, h.user_symbols())
+                raise SymbolNotFoundError(sym, h.user_symbols)
             label = next(iter(intervals))
         else:
             label = normalise_interval(interval)[0]

@@ -112,5 +112,5 @@ class Funding:
         contract, asym = funding_table(symbol)
         rng = time_range(start, end)
         if not h.exists(asym):
-            raise SymbolNotFoundError(f"{contract} (funding)", h.user_symbols())
+            raise SymbolNotFoundError(f"{contract} (funding)", h.user_symbols)
         return h.retry(contract, asym, lambda: h.lib.read(asym, date_range=rng).data)

@@ -274,7 +274,7 @@ class Ticks:
         with st.lock:
             t0 = time.perf_counter()
             if not h.exists(sym):
-                raise SymbolNotFoundError(sym, h.user_symbols())
+                raise SymbolNotFoundError(sym, h.user_symbols)
             self.load_state(sym, st)
             h.write(sym, lambda: h.lib.prune_previous_versions(sym))
             vi = h.write(sym, lambda: h.lib.compact_data(sym))

@@ -102,6 +102,27 @@ def test_schema_enforced(store: TickStore, ticks_factory: Ticks) -> None:
     assert str(back.index.tz) == "UTC" and back["trade_id"].dtype == "int64" and "event_time" not in back
 
 
+def test_a_missing_symbol_lists_the_others_only_when_asked() -> None:
+    """The "available" hint is listed when the message or the attribute is read, once: a reader that
+    polls for a symbol not written yet only catches the error, and ArcticDB's first listing in a
+    process can take a second (measured: 1.0 s; the miss itself 0.2 ms)."""
+    calls: list[int] = []
+
+    def listing() -> list[str]:
+        calls.append(1)
+        return ["BTCUSDT", "ETHUSDT"]
+
+    exc = SymbolNotFoundError("SOLUSDT", listing)
+    assert calls == [] and exc.symbol == "SOLUSDT"
+    assert str(exc) == "symbol 'SOLUSDT' is not in the store (available: BTCUSDT, ETHUSDT)"
+    assert exc.available == ["BTCUSDT", "ETHUSDT"] and calls == [1]
+
+    def broken() -> list[str]:
+        raise OSError("store closed")
+
+    assert str(SymbolNotFoundError("SOLUSDT", broken)).endswith("(available: none)")
+
+
 def test_bad_arguments(store: TickStore, ticks_factory: Ticks) -> None:
     """Unknown symbols raise SymbolNotFoundError; malformed symbols, columns and times raise ValueError."""
     with pytest.raises(SymbolNotFoundError, match="NOPE"):
@@ -110,6 +131,7 @@ def test_bad_arguments(store: TickStore, ticks_factory: Ticks) -> None:
     with pytest.raises(SymbolNotFoundError) as info:
         store.tail("ETHUSDT")
     assert info.value.available == ["BTCUSDT"]
+    assert str(info.value) == "symbol 'ETHUSDT' is not in the store (available: BTCUSDT)"
     for bad in ("", "_qk.records.gaps", "BTC USDT", "BTC.USDT", 12):
         with pytest.raises(ValueError):
             store.ticks(bad)  # type: ignore[arg-type]
