@@ -144,3 +144,14 @@ def test_non_ascii_and_text_frames_go_the_general_way(general_calls: list[bytes]
     with pytest.raises(MessageRejected) as info:
         parse_message(bad_utf8, symbols=SYMBOLS)
     assert info.value.reason == "malformed_json" and general_calls[-1] == bad_utf8
+
+
+def test_an_unread_field_is_not_looked_into_by_the_fast_path() -> None:
+    """The documented difference: a number no double holds in a field quantkit does not read ("M") leaves the
+    trade whole on the fast path; the general path (a str frame) calls the frame malformed."""
+    raw = orjson.dumps(BASE).replace(b'"M":true', b'"M":1e400')
+    trade = parse_message(raw, symbols=SYMBOLS)
+    assert isinstance(trade, Trade) and trade == parse_message(orjson.dumps(BASE), symbols=SYMBOLS)
+    with pytest.raises(MessageRejected) as info:
+        parse_message(raw.decode(), symbols=SYMBOLS)
+    assert info.value.reason == "malformed_json"
