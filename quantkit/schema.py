@@ -96,7 +96,8 @@ MAX_TRADE_ID = 2**63 - 1
 MAX_TIME_MS = (2**63 - 1) // 1_000_000
 
 #: :class:`Trade` as a numpy structured dtype (same fields, same order): ``np.array(trades, dtype=TRADE_RECORD)``
-#: turns a list of trades into columns in one C loop (the ingest's writer and :func:`trades_to_frame` use it).
+#: turns a list of trades into columns in one C loop (:func:`trades_to_frame` uses it; the ingest's writer uses
+#: its fields after the symbol, ``quantkit.ingest._batch.TRADE_COLUMNS``).
 TRADE_RECORD = np.dtype([
     ("symbol", object),
     ("trade_id", "int64"),
@@ -162,7 +163,11 @@ def trades_to_frame(trades: Iterable[Trade]) -> pd.DataFrame:
 
 
 def records_to_frame(records: np.ndarray) -> pd.DataFrame:
-    """Build a tick frame from a :data:`TRADE_RECORD` array (one symbol), in the given order."""
+    """Build a tick frame from a :data:`TRADE_RECORD` array (one symbol), in the given order.
+
+    Only the tick columns and ``trade_time`` are read, so a record array without the symbol field
+    (the ingest writer's) works the same.
+    """
     if not len(records):
         return empty_ticks()
     return pd.DataFrame(
